@@ -28,3 +28,60 @@ class AccessRefusedError(ConsoleError):
 
 class ResourceDataError(ConsoleError):
     """A bundled resource file (matrix, terminology) is missing or malformed."""
+
+
+class CardError(ConsoleError):
+    """Base of the smart card errors."""
+
+
+class NoCardError(CardError):
+    """No card in any reader (or no reader)."""
+
+
+class CardRemovedError(CardError):
+    """The card was removed during an operation."""
+
+
+class PinIncorrectError(CardError):
+    """Wrong PIN; the card's PIN state after the attempt tells how many tries are left."""
+
+
+class PinLockedError(CardError):
+    """The PIN is locked: no login may be attempted."""
+
+
+class CardMiddlewareError(CardError):
+    """The PKCS#11 module failed (not installed, not loadable, or an unexpected error)."""
+
+
+class DmpError(ConsoleError):
+    """Base of the errors talking to the DMP (or the sandbox)."""
+
+
+class NetworkError(DmpError):
+    """The server cannot be reached (connection refused, timeout, DNS...)."""
+
+
+class ProtocolError(DmpError):
+    """The server answered something the console cannot understand (malformed answer)."""
+
+
+class ServerError(DmpError):
+    """The server refused or failed, with its OperationOutcome message and reason code."""
+
+    def __init__(self, message: str, status: int, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class AuthenticationError(ServerError):
+    """401: not logged in, expired or revoked token."""
+
+
+class ForbiddenError(ServerError):
+    """403: the DMP's rules refuse the request (reason carries the Refusal code)."""
+
+
+class NotFoundError(ServerError):
+    """404."""
