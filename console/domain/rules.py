@@ -67,7 +67,7 @@ _MESSAGES: dict[Refusal, str] = {
     Refusal.NO_REASON: "Le bris de glace exige un motif codé valide.",
     Refusal.NO_JUSTIFICATION: (
         f"Le bris de glace exige une justification écrite "
-        f"(au moins {JUSTIFICATION_MIN_CHARS} caractères)."
+        f"(au moins {JUSTIFICATION_MIN_CHARS} caractères hors espaces)."
     ),
     Refusal.NOT_REGULATOR: "Le mode centre 15 est réservé aux médecins régulateurs.",
     Refusal.OPPOSED_CENTRE_15: "Le patient s'est opposé à l'accès par le centre de régulation.",
@@ -153,7 +153,7 @@ def check_patient_access(actor: Actor, patient: PatientPolicy, request: AccessRe
                 return refuse(Refusal.OPPOSED_BRIS_DE_GLACE)
             if request.reason_code not in BRIS_DE_GLACE_REASONS:
                 return refuse(Refusal.NO_REASON)
-            if len((request.justification or "").strip()) < JUSTIFICATION_MIN_CHARS:
+            if _non_blank(request.justification) < JUSTIFICATION_MIN_CHARS:
                 return refuse(Refusal.NO_JUSTIFICATION)
             return ALLOW
         case AccessMode.CENTRE_15:
@@ -162,6 +162,10 @@ def check_patient_access(actor: Actor, patient: PatientPolicy, request: AccessRe
             if patient.opposed_centre_15:
                 return refuse(Refusal.OPPOSED_CENTRE_15)
             return ALLOW
+
+
+def _non_blank(text: str | None) -> int:
+    return sum(not c.isspace() for c in text or "")
 
 
 def in_care_team(actor: Actor, patient: PatientPolicy) -> bool:
@@ -178,7 +182,7 @@ def may_see_masked(
     """Rule 5: a MASQUE_PS document is seen by its author, the médecin traitant (and those
     given the same rights), and in bris de glace; for anyone else it does not exist."""
     return (
-        mode is AccessMode.BRIS_DE_GLACE
+        mode == AccessMode.BRIS_DE_GLACE
         or actor.id_nat == doc.author_id_nat
         or actor.id_nat == patient.medecin_traitant
         or actor.id_nat in patient.mt_equivalents
@@ -199,14 +203,16 @@ def can_read_document(
         return refuse(Refusal.SECRETARY_NO_READ)
     if actor.id_nat in patient.blocked:
         return refuse(Refusal.BLOCKED)
-    if doc.status is not DocStatus.CURRENT:
+    # Rule 5 first: a masked document the actor may not see does not exist for her, so no
+    # other refusal (matrix, status...) may hint at it.
+    if doc.masked and not may_see_masked(actor, patient, doc, mode):
+        return refuse(Refusal.MASKED)
+    if doc.status != DocStatus.CURRENT:
         return refuse(Refusal.NOT_CURRENT)
     if doc.archived and not include_archived:
         return refuse(Refusal.ARCHIVED)
     if not (matrix or habilitation_matrix()).allows(actor.profession, doc.type_code):
         return refuse(Refusal.MATRIX)
-    if doc.masked and not may_see_masked(actor, patient, doc, mode):
-        return refuse(Refusal.MASKED)
     return ALLOW
 
 
@@ -258,6 +264,6 @@ def check_update(
         return refuse(Refusal.BLOCKED)
     if actor.id_nat != doc.author_id_nat:
         return refuse(Refusal.NOT_AUTHOR)
-    if doc.status is not DocStatus.CURRENT:
+    if doc.status != DocStatus.CURRENT:
         return refuse(Refusal.NOT_CURRENT)
     return ALLOW

@@ -1,0 +1,74 @@
+"""The Protocols through which services talk to adapters (wired in ``console.app``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from console.domain.card import CardIdentity, PinState, TokenInfo
+from console.domain.dossier import AccessGrant, DocumentQuery, PatientRecord, ProfessionalLogin
+from console.domain.ins import INS
+from console.domain.models import DocumentMeta
+from console.domain.rules import AccessRequest
+
+
+class CardSession(Protocol):
+    """A card after PIN login: it signs the server's challenge."""
+
+    token: TokenInfo
+    identity: CardIdentity
+    certificate_der: bytes
+
+    async def sign(self, data: bytes, algorithm: str = "RS256") -> bytes: ...
+
+    async def logout(self) -> None: ...
+
+
+class CardReader(Protocol):
+    """The card readers (PKCS#11 module): finds cards, reads who they belong to, logs in."""
+
+    async def tokens(self) -> list[TokenInfo]: ...
+
+    async def identity(self, token: TokenInfo) -> CardIdentity: ...
+
+    async def login(self, token: TokenInfo, pin: str) -> CardSession: ...
+
+    async def close(self) -> None: ...
+
+
+class PinPrompt(Protocol):
+    """Asks the PIN (implemented in views). ``None`` means the user cancelled."""
+
+    async def ask_pin(
+        self, token: TokenInfo, identity: CardIdentity, state: PinState
+    ) -> str | None: ...
+
+
+class DmpGateway(Protocol):
+    """The DMP API (the sandbox, or any PDSm / IHE MHD server)."""
+
+    server_label: str
+
+    async def challenge(self) -> str: ...
+
+    async def login_with_card(
+        self, certificate_der: bytes, nonce: str, signature: bytes, algorithm: str
+    ) -> ProfessionalLogin: ...
+
+    async def find_patient(self, login: ProfessionalLogin, ins: INS) -> PatientRecord | None: ...
+
+    async def open_access(
+        self, login: ProfessionalLogin, patient: PatientRecord, request: AccessRequest
+    ) -> AccessGrant: ...
+
+    async def end_access(self, grant: AccessGrant, reason: str) -> None: ...
+
+    def search_documents(
+        self, grant: AccessGrant, query: DocumentQuery
+    ) -> AsyncIterator[list[DocumentMeta]]:
+        """Pages of documents as the server sends them (the first page first)."""
+        ...
+
+    async def retrieve(self, grant: AccessGrant, document: DocumentMeta) -> bytes: ...
+
+    async def aclose(self) -> None: ...
