@@ -14,7 +14,14 @@ from datetime import timedelta
 from enum import StrEnum
 
 from console.domain.habilitation import HabilitationMatrix, habilitation_matrix
-from console.domain.models import AccessMode, Actor, DocStatus, DocumentMeta, PatientPolicy
+from console.domain.models import (
+    SECRETARY_ROLE,
+    AccessMode,
+    Actor,
+    DocStatus,
+    DocumentMeta,
+    PatientPolicy,
+)
 from console.domain.terminology import terminology
 
 BRIS_DE_GLACE_DEFAULT_DURATION = timedelta(minutes=60)
@@ -267,3 +274,17 @@ def check_update(
     if doc.status != DocStatus.CURRENT:
         return refuse(Refusal.NOT_CURRENT)
     return ALLOW
+
+
+def console_may_show(profession: str, doc: DocumentMeta, *, include_archived: bool = False) -> bool:
+    """The console's own check of what the server sent (defence in depth).
+
+    The console does not know the patient's choices (médecin traitant, blocks), so it
+    re-checks what it can: the secretary never reads, the matrix, rule 6 and archives.
+    Masking was decided by the server, which knows who may see a masked document.
+    """
+    if profession == SECRETARY_ROLE:
+        return False
+    if doc.status != DocStatus.CURRENT or (doc.archived and not include_archived):
+        return False
+    return habilitation_matrix().allows(profession, doc.type_code)
