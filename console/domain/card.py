@@ -46,6 +46,7 @@ class CardIdentity:
     card_kind: str
     """"CPS" (a health professional) or "CPE" (an employee of a structure)."""
     structure_name: str = ""
+    structure_id: str = ""
     employee_number: str = ""
 
     @property

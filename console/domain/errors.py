@@ -5,6 +5,11 @@ Services raise these; views catch :class:`ConsoleError` and show ``str(error)``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from console.domain.card import PinState
+
 
 class ConsoleError(Exception):
     """Base of every error the console reports to its user."""
@@ -43,11 +48,19 @@ class CardRemovedError(CardError):
 
 
 class PinIncorrectError(CardError):
-    """Wrong PIN; the card's PIN state after the attempt tells how many tries are left."""
+    """Wrong PIN; ``pin_state``, read after the attempt, tells how many tries are left."""
+
+    def __init__(self, message: str, pin_state: PinState | None = None) -> None:
+        super().__init__(message)
+        self.pin_state = pin_state
 
 
 class PinLockedError(CardError):
     """The PIN is locked: no login may be attempted."""
+
+    def __init__(self, message: str, pin_state: PinState | None = None) -> None:
+        super().__init__(message)
+        self.pin_state = pin_state
 
 
 class CardMiddlewareError(CardError):
