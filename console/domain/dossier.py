@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from console.domain.ins import INS
-from console.domain.models import AccessMode
+from console.domain.models import AccessMode, DocumentMeta
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +57,15 @@ class DocumentQuery:
     deposited_since: datetime | None = None
     include_archived: bool = False
     page_size: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPage:
+    """One page of a document search, as it arrived.
+
+    ``total`` is the number of documents of the whole search (``Bundle.total``: only those the
+    professional may see) when the server tells it, else None.
+    """
+
+    documents: tuple[DocumentMeta, ...]
+    total: int | None = None

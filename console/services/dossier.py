@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from console.domain.dossier import AccessGrant, DocumentQuery, PatientRecord, ProfessionalLogin
+from console.domain.dossier import (
+    AccessGrant,
+    DocumentPage,
+    DocumentQuery,
+    PatientRecord,
+    ProfessionalLogin,
+)
 from console.domain.errors import AccessRefusedError, ConsoleError, DmpError
 from console.domain.ins import INS
 from console.domain.models import DocumentMeta
@@ -78,20 +84,23 @@ class DossierService:
 
     async def documents(
         self, dossier: OpenDossier, query: DocumentQuery
-    ) -> AsyncIterator[list[DocumentMeta]]:
+    ) -> AsyncIterator[DocumentPage]:
         """Pages as they arrive, each re-checked against the rules the console can evaluate."""
         profession = self._login().profession
+        hidden = 0
         async for page in self.gateway.search_documents(dossier.grant, query):
-            shown = [
+            shown = tuple(
                 d
-                for d in page
+                for d in page.documents
                 if console_may_show(profession, d, include_archived=query.include_archived)
-            ]
-            if len(shown) != len(page):
-                log.warning("server sent %d document(s) the rules hide", len(page) - len(shown))
+            )
+            if len(shown) != len(page.documents):
+                hidden += len(page.documents) - len(shown)
+                log.warning("server sent %d document(s) the rules hide", hidden)
             for doc in shown:
                 dossier.documents[doc.id] = doc
-            yield shown
+            total = None if page.total is None else max(page.total - hidden, len(dossier.documents))
+            yield DocumentPage(shown, total)
 
     async def retrieve(self, dossier: OpenDossier, doc: DocumentMeta) -> bytes:
         if doc.id not in dossier.documents:

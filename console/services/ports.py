@@ -6,7 +6,13 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from console.domain.card import CardIdentity, PinState, TokenInfo
-from console.domain.dossier import AccessGrant, DocumentQuery, PatientRecord, ProfessionalLogin
+from console.domain.dossier import (
+    AccessGrant,
+    DocumentPage,
+    DocumentQuery,
+    PatientRecord,
+    ProfessionalLogin,
+)
 from console.domain.ins import INS
 from console.domain.models import DocumentMeta
 from console.domain.rules import AccessRequest
@@ -65,7 +71,7 @@ class DmpGateway(Protocol):
 
     def search_documents(
         self, grant: AccessGrant, query: DocumentQuery
-    ) -> AsyncIterator[list[DocumentMeta]]:
+    ) -> AsyncIterator[DocumentPage]:
         """Pages of documents as the server sends them (the first page first)."""
         ...
 

@@ -1,0 +1,492 @@
+"""The async httpx client of the DMP API (the sandbox, or any PDSm / IHE MHD server).
+
+One :class:`HttpDmpGateway` per server, over one ``httpx.AsyncClient`` (given, or created and
+then owned: closed by :meth:`HttpDmpGateway.aclose`). Tests inject an
+``httpx.MockTransport``.
+
+Errors, all from :mod:`console.domain.errors` (see :mod:`console.dmp.errors` for the status
+mapping): :class:`~console.domain.errors.NetworkError` when the server cannot be reached or
+times out, :class:`~console.domain.errors.ProtocolError` for an answer the console cannot
+understand, :class:`~console.domain.errors.ServerError` and its subclasses for error answers.
+
+Safety:
+
+* The bearer tokens go only to the origin of ``base_url``: requests are built from it, paging
+  links on another origin (or outside the base path) are refused, redirects are never followed.
+* The log says method, path (never the query string: it holds the INS), status and duration;
+  never a token, a certificate, a signature or a body.
+* Idempotent GETs answered 429 or 503 are retried at most ``max_retries`` times, after the
+  ``Retry-After`` delay when it is at most ``max_retry_wait`` seconds; POSTs never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import email.utils
+import hashlib
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+from urllib.parse import quote
+
+import httpx
+
+from console.dmp.errors import error_from_response
+from console.dmp.mapping import (
+    documents_page_from_bundle,
+    json_object,
+    parse_fhir_datetime,
+    patients_from_bundle,
+)
+from console.domain.dossier import (
+    AccessGrant,
+    DocumentPage,
+    DocumentQuery,
+    PatientRecord,
+    ProfessionalLogin,
+)
+from console.domain.errors import NetworkError, ProtocolError
+from console.domain.ins import INS
+from console.domain.models import AccessMode, DocumentMeta
+from console.domain.rules import AccessRequest
+
+__all__ = ["DocumentPage", "HttpDmpGateway"]
+
+log = logging.getLogger(__name__)
+
+FHIR_JSON: Final = "application/fhir+json"
+USER_AGENT: Final = "staff-console/0.1"
+RETRY_STATUSES: Final = frozenset({429, 503})
+DEFAULT_BACKOFF_S: Final = 1.0
+"""Wait before a retry when a 429/503 answer has no usable Retry-After."""
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _network_error(exc: httpx.TransportError, label: str) -> NetworkError:
+    if isinstance(exc, httpx.TimeoutException):
+        why = "le délai d'attente est dépassé"
+    elif isinstance(exc, httpx.ConnectError):
+        why = "connexion refusée ou impossible"
+    else:
+        why = "la connexion a été interrompue"
+    return NetworkError(
+        f"Serveur DMP injoignable ({label}) : {why}. Vérifiez le réseau ou réessayez."
+    )
+
+
+class HttpDmpGateway:
+    """:class:`console.services.ports.DmpGateway` over HTTP (FHIR R4 JSON, PDSm / IHE MHD).
+
+    Args:
+        base_url: the server's base (``http://127.0.0.1:8470``; a path prefix is allowed).
+        client: an ``httpx.AsyncClient`` to use (not closed by :meth:`aclose`).
+        transport: the transport of the client created when ``client`` is None.
+        timeout: seconds, for the created client.
+        max_retries: retries of a GET answered 429 or 503.
+        max_retry_wait: longest ``Retry-After`` honoured (seconds); beyond it, no retry.
+        sleep: awaited between retries (tests replace it).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 15.0,
+        max_retries: int = 2,
+        max_retry_wait: float = 10.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if client is not None and transport is not None:
+            raise ValueError("give either client or transport, not both")
+        base = httpx.URL(base_url.rstrip("/"))
+        if base.scheme not in ("http", "https") or not base.host:
+            raise ValueError("base_url must be an absolute http(s) URL")
+        if base.query or base.fragment:
+            raise ValueError("base_url must not have a query string or a fragment")
+        self._base = base
+        self._base_path = base.path.rstrip("/")
+        _, host, port = _origin(base)
+        self.server_label = f"{host}:{port}"
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+        )
+        self._max_retries = max(0, max_retries)
+        self._max_retry_wait = max_retry_wait
+        self._sleep = sleep
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _url(self, path: str) -> httpx.URL:
+        return self._base.copy_with(path=self._base_path + path)
+
+    def _checked_link(self, link: str) -> httpx.URL:
+        """A paging link the server gave, if it stays on our origin and under our base path."""
+        try:
+            url = self._base.join(link)
+        except (httpx.InvalidURL, ValueError):
+            raise ProtocolError("Lien de page suivante invalide dans la réponse du DMP.") from None
+        path_ok = url.path == self._base_path or url.path.startswith(self._base_path + "/")
+        if _origin(url) != _origin(self._base) or not path_ok:
+            raise ProtocolError(
+                "Le serveur DMP renvoie vers une autre adresse pour la page suivante : "
+                "lien refusé (le jeton d'accès n'est envoyé qu'au serveur configuré)."
+            )
+        return url
+
+    async def _send(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        token: str | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        accept: str = FHIR_JSON,
+    ) -> httpx.Response:
+        """Send one request (retrying an idempotent GET on 429/503); the 2xx answer or raise."""
+        headers = {"Accept": accept}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                response = await self._client.request(
+                    method,
+                    url,
+                    params=list(params) if params is not None else None,
+                    json=json_body,
+                    headers=headers,
+                    follow_redirects=False,
+                )
+            except httpx.TransportError as exc:
+                log.info(
+                    "%s %s failed: %s after %.0f ms",
+                    method,
+                    url.path,
+                    type(exc).__name__,
+                    (time.perf_counter() - started) * 1000,
+                )
+                raise _network_error(exc, self.server_label) from None
+            except httpx.DecodingError:
+                raise ProtocolError(
+                    f"Réponse du serveur DMP illisible pour {method} {url.path} "
+                    "(encodage invalide)."
+                ) from None
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info("%s %s -> %d (%.0f ms)", method, url.path, response.status_code, elapsed)
+            if response.is_success:
+                return response
+            if method == "GET" and response.status_code in RETRY_STATUSES:
+                if attempt < self._max_retries:
+                    delay = _retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+                    if delay is None:
+                        delay = DEFAULT_BACKOFF_S * (2**attempt)
+                    if delay <= self._max_retry_wait:
+                        attempt += 1
+                        log.info("%s %s: retry %d in %.1f s", method, url.path, attempt, delay)
+                        await self._sleep(delay)
+                        continue
+            raise error_from_response(response.status_code, response.content, method, url.path)
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        where = f"{response.request.method} {response.request.url.path}"
+        try:
+            data = response.json()
+        except (ValueError, UnicodeDecodeError):
+            raise ProtocolError(
+                f"Réponse du serveur DMP illisible pour {where} : JSON attendu."
+            ) from None
+        if not isinstance(data, dict):
+            raise ProtocolError(
+                f"Réponse du serveur DMP inattendue pour {where} : objet JSON attendu."
+            )
+        return data
+
+    @staticmethod
+    def _token_answer(body: dict[str, Any], where: str) -> tuple[str, datetime]:
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise ProtocolError(f"Réponse du serveur DMP incomplète : {where}.access_token.")
+        expires_in = body.get("expires_in")
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+            raise ProtocolError(f"Réponse du serveur DMP incomplète : {where}.expires_in.")
+        return token, datetime.now(UTC) + timedelta(seconds=float(expires_in))
+
+    # -- authentication ----------------------------------------------------------------------
+    async def challenge(self) -> str:
+        """A fresh single-use nonce for the card to sign (``POST /auth/challenge``)."""
+        response = await self._send("POST", self._url("/auth/challenge"), accept="application/json")
+        nonce = self._json(response).get("nonce")
+        if not isinstance(nonce, str) or not nonce:
+            raise ProtocolError("Réponse du serveur DMP incomplète : /auth/challenge sans nonce.")
+        return nonce
+
+    async def login_with_card(
+        self, certificate_der: bytes, nonce: str, signature: bytes, algorithm: str
+    ) -> ProfessionalLogin:
+        """Answer the challenge with the card (``POST /auth/card``), then ask who we are."""
+        body = {
+            "certificate": base64.b64encode(certificate_der).decode("ascii"),
+            "nonce": nonce,
+            "signature": base64.b64encode(signature).decode("ascii"),
+            "algorithm": algorithm,
+        }
+        response = await self._send(
+            "POST", self._url("/auth/card"), json_body=body, accept="application/json"
+        )
+        token, expires_at = self._token_answer(self._json(response), "/auth/card")
+        return await self._login_from_token(token, expires_at)
+
+    async def _login_from_token(self, token: str, expires_at: datetime) -> ProfessionalLogin:
+        response = await self._send(
+            "GET", self._url("/auth/whoami"), token=token, accept="application/json"
+        )
+        who = self._json(response)
+        id_nat = who.get("id_nat")
+        if not isinstance(id_nat, str) or not id_nat:
+            raise ProtocolError("Réponse du serveur DMP incomplète : /auth/whoami sans id_nat.")
+        profession = who.get("profession")
+        if not isinstance(profession, str) or not profession:
+            raise ProtocolError("Réponse du serveur DMP incomplète : /auth/whoami sans profession.")
+        name = who.get("name")
+        display = name.strip() if isinstance(name, str) and name.strip() else id_nat
+        if isinstance(who.get("expires_at"), str):
+            expires_at = parse_fhir_datetime(who["expires_at"], "/auth/whoami.expires_at")
+        return ProfessionalLogin(
+            id_nat=id_nat,
+            display_name=display,
+            profession=profession,
+            token=token,
+            expires_at=expires_at,
+        )
+
+    # -- patient and access mode -------------------------------------------------------------
+    async def find_patient(self, login: ProfessionalLogin, ins: INS) -> PatientRecord | None:
+        """The patient of ``ins`` (``GET /Patient?identifier=``), None when the DMP has none."""
+        response = await self._send(
+            "GET",
+            self._url("/Patient"),
+            token=login.token,
+            params=[("identifier", ins.token())],
+        )
+        matches = patients_from_bundle(self._json(response))
+        for record in matches:
+            if record.ins.value == ins.value:
+                return record
+        if matches:
+            raise ProtocolError(
+                "Réponse du serveur DMP inattendue : le patient renvoyé n'a pas l'INS demandé."
+            )
+        return None
+
+    async def open_access(
+        self, login: ProfessionalLogin, patient: PatientRecord, request: AccessRequest
+    ) -> AccessGrant:
+        """Open ``patient``'s record in ``request.mode`` (``POST /auth/access``).
+
+        Raises ForbiddenError (reason: a ``rules.Refusal`` code) when the rules refuse.
+        """
+        body: dict[str, Any] = {"patient": patient.ins.token(), "mode": request.mode.value}
+        if request.reason_code is not None:
+            body["reason_code"] = request.reason_code
+        if request.justification is not None:
+            body["justification"] = request.justification
+        if request.consent_method is not None:
+            body["consent"] = {"method": request.consent_method}
+        response = await self._send(
+            "POST",
+            self._url("/auth/access"),
+            token=login.token,
+            json_body=body,
+            accept="application/json",
+        )
+        answer = self._json(response)
+        token, expires_at = self._token_answer(answer, "/auth/access")
+        if isinstance(answer.get("ends_at"), str):
+            expires_at = parse_fhir_datetime(answer["ends_at"], "/auth/access.ends_at")
+        mode = request.mode
+        if answer.get("mode") is not None:
+            try:
+                mode = AccessMode(answer["mode"])
+            except ValueError:
+                raise ProtocolError(
+                    "Réponse du serveur DMP invalide : /auth/access.mode inconnu."
+                ) from None
+            if mode is not request.mode:
+                raise ProtocolError(
+                    "Réponse du serveur DMP incohérente : le mode d'accès ouvert n'est pas "
+                    "celui demandé."
+                )
+        episode = answer.get("episode_id")
+        return AccessGrant(
+            patient=patient,
+            mode=mode,
+            token=token,
+            expires_at=expires_at,
+            episode_id=episode if isinstance(episode, str) else "",
+        )
+
+    async def end_access(self, grant: AccessGrant, reason: str) -> None:
+        """End the access episode (``POST /auth/access/end``); ``reason`` is a short code
+        (``user``, ``expired``, ``card_removed``, ``patient_closed``, ``quit``...)."""
+        await self._send(
+            "POST",
+            self._url("/auth/access/end"),
+            token=grant.token,
+            json_body={"reason": reason},
+            accept="application/json",
+        )
+
+    # -- documents -----------------------------------------------------------------------------
+    @staticmethod
+    def _search_params(grant: AccessGrant, query: DocumentQuery) -> list[tuple[str, str]]:
+        params = [
+            ("patient.identifier", grant.patient.ins.token()),
+            ("status", "current"),
+        ]
+        if query.type_codes:
+            params.append(("type", ",".join(query.type_codes)))
+        if query.class_codes:
+            params.append(("category", ",".join(query.class_codes)))
+        if query.act_from is not None:
+            params.append(("period-start", query.act_from.isoformat()))
+        if query.act_to is not None:
+            params.append(("period-end", query.act_to.isoformat()))
+        if query.deposited_since is not None:
+            since = query.deposited_since
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            params.append(("date", f"ge{since.isoformat()}"))
+        params.append(("_count", str(max(1, query.page_size))))
+        return params
+
+    async def _page(
+        self, grant: AccessGrant, url: httpx.URL, params: Sequence[tuple[str, str]] | None
+    ) -> tuple[list[DocumentMeta], int | None, str | None]:
+        response = await self._send("GET", url, token=grant.token, params=params)
+        docs, total, next_link = documents_page_from_bundle(self._json(response))
+        for doc in docs:
+            if doc.patient_ins != grant.patient.ins.value:
+                raise ProtocolError(
+                    f"Réponse du serveur DMP incohérente : le document {doc.id} concerne un "
+                    "autre patient."
+                )
+        return docs, total, next_link
+
+    async def search_documents(
+        self, grant: AccessGrant, query: DocumentQuery
+    ) -> AsyncGenerator[DocumentPage, None]:
+        """Pages of the documents matching ``query`` (ITI-67), each as soon as it arrives.
+
+        Follows the ``next`` links (on our origin only). With ``query.include_archived``, the
+        archived documents follow the others (a second search, ``isArchived=true``); the
+        ``total`` of every page then counts both.
+        """
+        base_params = self._search_params(grant, query)
+        searches = [base_params]
+        if query.include_archived:
+            searches.append([*base_params, ("isArchived", "true")])
+        url = self._url("/DocumentReference")
+        firsts = [await self._page(grant, url, params) for params in searches]
+        totals = [total for _, total, _ in firsts]
+        total = None if any(t is None for t in totals) else sum(t or 0 for t in totals)
+        for docs, _, next_link in firsts:
+            seen: set[str] = set()
+            while True:
+                yield DocumentPage(tuple(docs), total)
+                if next_link is None:
+                    break
+                next_url = self._checked_link(next_link)
+                if str(next_url) in seen:
+                    raise ProtocolError(
+                        "Réponse du serveur DMP invalide : la pagination revient sur une page "
+                        "déjà lue."
+                    )
+                seen.add(str(next_url))
+                docs, _, next_link = await self._page(grant, next_url, None)
+
+    async def retrieve(self, grant: AccessGrant, document: DocumentMeta) -> bytes:
+        """The body of ``document`` (ITI-68 ``GET /Binary/{id}``), checked against its SHA-1
+        and size when the metadata give them."""
+        if not document.id:
+            raise ValueError("document without id")
+        path = f"/Binary/{quote(document.id, safe='')}"
+        response = await self._send(
+            "GET", self._url(path), token=grant.token, accept=f"{document.content_type}, */*;q=0.1"
+        )
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        data = response.content
+        if media in (FHIR_JSON, "application/json") and document.content_type not in (
+            FHIR_JSON,
+            "application/json",
+        ):
+            data = self._binary_data(self._json(response))
+        if document.sha1 and hashlib.sha1(data).hexdigest() != document.sha1.lower():
+            raise ProtocolError(
+                f"Le contenu reçu du document {document.id} ne correspond pas à son empreinte "
+                "SHA-1 : document altéré ou incomplet."
+            )
+        if document.size and len(data) != document.size:
+            raise ProtocolError(
+                f"Le contenu reçu du document {document.id} n'a pas la taille annoncée."
+            )
+        return data
+
+    @staticmethod
+    def _binary_data(body: dict[str, Any]) -> bytes:
+        if body.get("resourceType") != "Binary":
+            raise ProtocolError("Réponse du serveur DMP inattendue : Binary attendu.")
+        raw = json_object(body, "Binary").get("data")
+        if not isinstance(raw, str):
+            raise ProtocolError("Réponse du serveur DMP incomplète : Binary.data manquant.")
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProtocolError(
+                "Réponse du serveur DMP invalide : Binary.data n'est pas du base64."
+            ) from None
+
+    # -- life cycle -----------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close the HTTP client if this gateway created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> HttpDmpGateway:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
