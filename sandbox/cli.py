@@ -121,6 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="absolute base of the links the server writes (default http://127.0.0.1:PORT)",
     )
+    serve.add_argument(
+        "--patient-token-ttl",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help="lifetime of a patient-scoped token in seconds (3600)",
+    )
+    serve.add_argument(
+        "--bris-de-glace-minutes",
+        type=_positive,
+        default=None,
+        metavar="M",
+        help="time box of a bris de glace in minutes (60)",
+    )
+    serve.add_argument(
+        "--max-body-mb",
+        type=_positive,
+        default=None,
+        metavar="MB",
+        help="largest request body accepted, in MB (20; 413 beyond)",
+    )
 
     info = sub.add_parser("info", help="print the personas (with their PINs) and special patients")
     info.add_argument("directory", type=Path, metavar="DIR")
@@ -219,7 +240,14 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from sandbox.app import create_app
     from sandbox.config import Settings
 
-    app = create_app(directory, Settings(base_url=base_url))
+    overrides: dict[str, int] = {}
+    if args.patient_token_ttl is not None:
+        overrides["patient_token_ttl_s"] = args.patient_token_ttl
+    if args.bris_de_glace_minutes is not None:
+        overrides["bris_de_glace_minutes"] = args.bris_de_glace_minutes
+    if args.max_body_mb is not None:
+        overrides["max_body_bytes"] = args.max_body_mb * 1024 * 1024
+    app = create_app(directory, Settings(base_url=base_url, **overrides))
     root = directory.resolve()
     print(f"Bac à sable DMP : {base_url} (écoute sur {LOOPBACK}:{port})", file=out)
     print(f"  personas (cartes, PIN) : {root / PERSONAS_FILE}", file=out)
