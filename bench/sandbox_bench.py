@@ -12,8 +12,8 @@ import sys
 import tempfile
 import time
 import uuid
-from functools import partial
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import httpx
