@@ -79,7 +79,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The sandbox app over ``directory`` (made by ``dmp-sandbox init``)."""
-    from sandbox import api, auth  # routers import the app's dependencies
+    from sandbox import api, auth, faults  # routers import the app's dependencies
 
     db = Path(directory) / DB_NAME
     if not db.exists():
@@ -105,4 +105,5 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(api.router)
     app.add_middleware(BodyLimitMiddleware, limit=lambda: app.state.settings.max_body_bytes)
+    app.add_middleware(faults.FaultMiddleware)  # outermost: faults before anything else
     return app
