@@ -1,0 +1,277 @@
+"""Choosing the access mode of a record, and asking the patient's consent (normal mode).
+
+Both dialogs are opened with :func:`ask` from a coroutine (never ``exec()``: style.md,
+Async): it opens the dialog window-modal and awaits its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QLayout,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.domain.dossier import PatientRecord
+from console.domain.models import AccessMode
+from console.domain.rules import (
+    BRIS_DE_GLACE_REASONS,
+    CONSENT_METHODS,
+    JUSTIFICATION_MIN_CHARS,
+    AccessRequest,
+)
+
+__all__ = ["AccessModeDialog", "ConsentDialog", "ask"]
+
+WARNING_STYLE = "color: #a11d1d; font-weight: bold;"
+
+
+def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
+    """A word-wrapped label that never interprets ``text`` as rich text."""
+    label = QLabel(parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setText(text)
+    return label
+
+
+async def ask(dialog: QDialog) -> int:
+    """Open ``dialog`` window-modal and wait until it is accepted or rejected.
+
+    Returns the dialog's result code (``QDialog.DialogCode``). If the awaiting task is
+    cancelled, the dialog is rejected and closed.
+    """
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def finished(result: int) -> None:
+        if not future.done():
+            future.set_result(result)
+
+    dialog.finished.connect(finished)
+    dialog.open()
+    try:
+        return await future
+    finally:
+        dialog.finished.disconnect(finished)
+        if dialog.isVisible():
+            dialog.reject()
+
+
+def _non_blank(text: str) -> int:
+    return sum(not c.isspace() for c in text)
+
+
+class AccessModeDialog(QDialog):
+    """Asks how to open a patient's record: normal, bris de glace or centre 15.
+
+    Normal mode is preselected (Enter opens it). Bris de glace needs a coded reason and a
+    written justification: OK stays disabled until both are valid, and a warning says the
+    patient will be notified. Centre 15 is offered to everyone: only the server knows who is
+    a regulator, and its refusal is shown by the caller.
+
+    Signals:
+        validityChanged(bool): whether the current choice can be submitted.
+    """
+
+    validityChanged = Signal(bool)
+
+    def __init__(self, patient: PatientRecord, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Mode d'accès au DMP"))
+        self.setMinimumWidth(520)
+
+        intro = plain_label(
+            self.tr("Ouvrir le DMP de {patient} :").format(patient=patient.display_name)
+        )
+        self.normal_radio = QRadioButton(self.tr("Accès normal (patient suivi ou consentant)"))
+        self.bris_radio = QRadioButton(self.tr("Bris de glace (situation d'urgence)"))
+        self.centre15_radio = QRadioButton(self.tr("Centre 15 (médecin régulateur du SAMU)"))
+        self.normal_radio.setChecked(True)
+        self._modes = QButtonGroup(self)
+        for button in (self.normal_radio, self.bris_radio, self.centre15_radio):
+            self._modes.addButton(button)
+
+        self.reason_combo = QComboBox()
+        self.reason_combo.addItem(self.tr("— Choisissez un motif —"), None)
+        for code, label in BRIS_DE_GLACE_REASONS.items():
+            self.reason_combo.addItem(label, code)
+        self.justification_edit = QPlainTextEdit()
+        self.justification_edit.setPlaceholderText(
+            self.tr("Décrivez la situation qui justifie l'accès (au moins {n} caractères).").format(
+                n=JUSTIFICATION_MIN_CHARS
+            )
+        )
+        self.justification_edit.setTabChangesFocus(True)
+        self.justification_edit.setMinimumHeight(70)
+        self.justification_edit.setMaximumHeight(140)
+        self.bris_warning = plain_label(
+            self.tr(
+                "Le patient sera informé de cet accès en bris de glace. L'accès est limité dans "
+                "le temps, chaque consultation est tracée et votre motif est conservé."
+            )
+        )
+        self.bris_warning.setStyleSheet(WARNING_STYLE)
+        self.bris_hint = plain_label()
+        self.bris_box = QFrame()
+        self.bris_box.setFrameShape(QFrame.Shape.StyledPanel)
+        bris_form = QFormLayout(self.bris_box)
+        bris_form.addRow(self.tr("Motif :"), self.reason_combo)
+        bris_form.addRow(self.tr("Justification :"), self.justification_edit)
+        bris_form.addRow(self.bris_warning)
+        bris_form.addRow(self.bris_hint)
+
+        self.centre15_note = plain_label(
+            self.tr(
+                "Réservé aux médecins régulateurs d'un centre 15 : le DMP refuse cet accès "
+                "aux autres professionnels."
+            )
+        )
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button: QPushButton = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(self.tr("Ouvrir le dossier"))
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("Annuler"))
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        # Word-wrapped labels: never let the dialog be smaller than its contents need.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        layout.addWidget(intro)
+        layout.addWidget(self.normal_radio)
+        layout.addWidget(self.bris_radio)
+        layout.addWidget(self.bris_box)
+        layout.addWidget(self.centre15_radio)
+        layout.addWidget(self.centre15_note)
+        layout.addStretch(1)
+        layout.addWidget(self.buttons)
+
+        self._modes.buttonToggled.connect(self._update)
+        self.reason_combo.currentIndexChanged.connect(self._update)
+        self.justification_edit.textChanged.connect(self._update)
+        self._update()
+
+    @property
+    def mode(self) -> AccessMode:
+        """The mode currently chosen."""
+        if self.bris_radio.isChecked():
+            return AccessMode.BRIS_DE_GLACE
+        if self.centre15_radio.isChecked():
+            return AccessMode.CENTRE_15
+        return AccessMode.NORMAL
+
+    def is_valid(self) -> bool:
+        """Whether the choice may be submitted (bris de glace: reason and justification)."""
+        if self.mode != AccessMode.BRIS_DE_GLACE:
+            return True
+        return (
+            self.reason_combo.currentData() is not None
+            and _non_blank(self.justification_edit.toPlainText()) >= JUSTIFICATION_MIN_CHARS
+        )
+
+    def request(self) -> AccessRequest:
+        """The :class:`AccessRequest` chosen (meaningful once accepted)."""
+        if self.mode == AccessMode.BRIS_DE_GLACE:
+            return AccessRequest(
+                AccessMode.BRIS_DE_GLACE,
+                reason_code=self.reason_combo.currentData(),
+                justification=self.justification_edit.toPlainText().strip(),
+            )
+        return AccessRequest(self.mode)
+
+    def accept(self) -> None:
+        if self.is_valid():  # Enter must not bypass the disabled OK button
+            super().accept()
+
+    def _update(self) -> None:
+        bris = self.mode == AccessMode.BRIS_DE_GLACE
+        self.bris_box.setEnabled(bris)
+        self.centre15_note.setEnabled(self.mode == AccessMode.CENTRE_15)
+        valid = self.is_valid()
+        missing = []
+        if bris and self.reason_combo.currentData() is None:
+            missing.append(self.tr("un motif"))
+        count = _non_blank(self.justification_edit.toPlainText())
+        if bris and count < JUSTIFICATION_MIN_CHARS:
+            missing.append(
+                self.tr("une justification ({count}/{n} caractères)").format(
+                    count=count, n=JUSTIFICATION_MIN_CHARS
+                )
+            )
+        self.bris_hint.setText(
+            self.tr("Il manque : {what}.").format(what=", ".join(missing)) if missing else ""
+        )
+        self.ok_button.setEnabled(valid)
+        self.ok_button.setText(
+            self.tr("Ouvrir en bris de glace") if bris else self.tr("Ouvrir le dossier")
+        )
+        self.validityChanged.emit(valid)
+
+
+class ConsentDialog(QDialog):
+    """The normal mode's consent question, for a professional outside the care team.
+
+    Asked when the DMP answers 403 ``no_consent``: "Le patient consent-il à ce que vous
+    accédiez à son DMP ?", with how the consent was obtained (``CONSENT_METHODS``). Accepted
+    means yes; :meth:`method` is then the chosen method code.
+
+    Signals:
+        None of its own (``accepted`` / ``rejected`` / ``finished`` of QDialog).
+    """
+
+    def __init__(
+        self, patient: PatientRecord, server_message: str = "", parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Consentement du patient"))
+        self.setMinimumWidth(480)
+        explanation = plain_label(
+            server_message
+            or self.tr("Vous ne faites pas partie de l'équipe de soins de ce patient.")
+        )
+        question = plain_label(self.tr("Le patient consent-il à ce que vous accédiez à son DMP ?"))
+        question.setStyleSheet("font-weight: bold;")
+        who = plain_label(patient.display_name)
+
+        self.method_combo = QComboBox()
+        for code, label in CONSENT_METHODS.items():
+            self.method_combo.addItem(label, code)
+        form = QFormLayout()
+        form.addRow(self.tr("Recueilli par :"), self.method_combo)
+
+        self.buttons = QDialogButtonBox()
+        self.yes_button = self.buttons.addButton(
+            self.tr("Oui, le patient consent"), QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.no_button = self.buttons.addButton(
+            self.tr("Non"), QDialogButtonBox.ButtonRole.RejectRole
+        )
+        self.yes_button.setDefault(True)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(explanation)
+        layout.addWidget(who)
+        layout.addWidget(question)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+    def method(self) -> str:
+        """The consent method code chosen (a key of ``CONSENT_METHODS``)."""
+        return str(self.method_combo.currentData())
