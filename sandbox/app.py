@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sandbox.config import Settings
 from sandbox.errors import FHIR_JSON, install_error_handlers, operation_outcome
 from sandbox.store import DB_NAME, Store
+
+EPISODE_SWEEP_S = 15.0
+"""How often the end of timed-out access episodes (bris de glace) is traced."""
 
 
 class BodyLimitMiddleware:
@@ -57,7 +64,9 @@ class _BodyTooLargeError(Exception):
 
 async def _send_too_large(send: Send, limit: int) -> None:
     body = json.dumps(
-        operation_outcome(413, f"Corps de requête trop volumineux (limite {limit} octets).")
+        operation_outcome(
+            413, f"Corps de requête trop volumineux (limite {limit} octets).", details="too_large"
+        )
     ).encode()
     await send(
         {
@@ -70,6 +79,43 @@ async def _send_too_large(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+_NIR_IN_PATH = re.compile(r"[0-9][0-9AB]{12}[0-9]{2}")
+access_log = logging.getLogger("sandbox.access")
+
+
+class AccessLogMiddleware:
+    """One line per request: method, path without query string and with any NIR masked,
+    status, duration. Never the body, the query, the token or a patient identifier."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            path = _NIR_IN_PATH.sub("<INS>", str(scope.get("path", "")))
+            access_log.info(
+                "%s %s %d %.1f ms",
+                scope.get("method", "?"),
+                path,
+                status,
+                (time.perf_counter() - start) * 1000,
+            )
 
 
 def create_app(
@@ -86,9 +132,18 @@ def create_app(
         raise FileNotFoundError(f"{db} not found: run `dmp-sandbox init {directory}` first")
     store = Store(db)
 
+    async def sweep_expired_episodes() -> None:
+        while True:
+            await asyncio.sleep(EPISODE_SWEEP_S)
+            auth.close_expired_episodes(store, app.state.clock())
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(sweep_expired_episodes())
         yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         store.close()
 
     app = FastAPI(
@@ -105,5 +160,6 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(api.router)
     app.add_middleware(BodyLimitMiddleware, limit=lambda: app.state.settings.max_body_bytes)
-    app.add_middleware(faults.FaultMiddleware)  # outermost: faults before anything else
+    app.add_middleware(faults.FaultMiddleware)  # faults before anything else
+    app.add_middleware(AccessLogMiddleware)  # outermost: sees every answer
     return app

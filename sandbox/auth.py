@@ -960,3 +960,14 @@ async def whoami(request: Request) -> JSONResponse:
         },
         headers=_NO_STORE,
     )
+
+
+def close_expired_episodes(store: Store, now: float) -> None:
+    """Trace the end of every episode whose time box ran out (reason "expired", at its end
+    time), even when nobody called /auth/access/end: a bris de glace always gets its stop."""
+    with store.transaction():
+        for episode in store.query(
+            "SELECT * FROM access_episodes WHERE ended IS NULL AND ends <= ?", (now,)
+        ):
+            actor = store.actor(episode["id_nat"])
+            _end_episode(store, episode, actor, now=float(episode["ends"]), reason="expired")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -56,8 +57,8 @@ def _positive(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer: {text!r}")
     return value
 
 
@@ -255,7 +256,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     if (root / "softhsm2.conf").exists():
         print(f"  cartes : SOFTHSM2_CONF={root / 'softhsm2.conf'}", file=out)
     out.flush()
-    config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="info")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # uvicorn's access log prints query strings (they carry INS): ours logs redacted paths.
+    config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="info", access_log=False)
     uvicorn.Server(config).run()
     return EXIT_OK
 

@@ -85,6 +85,15 @@ def _bearer(request: Request) -> str:
     return value.strip()
 
 
+def _trace_expired_episode(store: Store, episode_id: str, now: float) -> None:
+    """A caller using a timed-out episode's token: its end is traced first (once)."""
+    episode = store.query_one("SELECT ended, ends FROM access_episodes WHERE id = ?", (episode_id,))
+    if episode is not None and episode["ended"] is None and episode["ends"] <= now:
+        from sandbox.auth import close_expired_episodes  # auth imports this module
+
+        close_expired_episodes(store, now)
+
+
 def get_principal(request: Request) -> Principal:
     """The authenticated caller, or 401 (absent, unknown, expired, revoked token)."""
     store = get_store(request)
@@ -92,11 +101,13 @@ def get_principal(request: Request) -> Principal:
     row = store.query_one("SELECT * FROM tokens WHERE token_hash = ?", (token_hash,))
     if row is None:
         raise FhirError(401, "Jeton inconnu ou falsifié.", reason="invalid_token", headers=_BEARER)
-    if row["revoked"]:
-        raise FhirError(401, "Jeton révoqué.", reason="revoked_token", headers=_BEARER)
     now = get_clock(request)()
+    if row["episode_id"] is not None:
+        _trace_expired_episode(store, row["episode_id"], now)
     if row["expires"] <= now:
         raise FhirError(401, "Jeton expiré.", reason="expired_token", headers=_BEARER)
+    if row["revoked"]:
+        raise FhirError(401, "Jeton révoqué.", reason="revoked_token", headers=_BEARER)
     mode: AccessMode | None = None
     if row["episode_id"] is not None:
         episode = store.query_one(

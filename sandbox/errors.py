@@ -19,6 +19,7 @@ _ISSUE_CODES = {
     404: "not-found",
     405: "not-supported",
     409: "conflict",
+    410: "deleted",
     413: "too-long",
     415: "not-supported",
     422: "processing",
@@ -83,11 +84,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         text = str(exc.detail) if exc.detail else "Erreur HTTP"
+        reason = "http_error"
         if exc.status_code == 404:
-            text = "Ressource ou point d'accès inconnu."
+            text, reason = "Ressource ou point d'accès inconnu.", "unknown_route"
         elif exc.status_code == 405:
-            text = "Méthode non prise en charge sur ce point d'accès."
-        return fhir_response(operation_outcome(exc.status_code, text), exc.status_code)
+            text, reason = "Méthode non prise en charge sur ce point d'accès.", "method_not_allowed"
+        return fhir_response(
+            operation_outcome(exc.status_code, text, details=reason), exc.status_code
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -100,5 +104,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         return fhir_response(
-            operation_outcome(500, f"Erreur interne du bac à sable : {type(exc).__name__}"), 500
+            operation_outcome(
+                500, f"Erreur interne du bac à sable : {type(exc).__name__}", details="internal"
+            ),
+            500,
         )

@@ -3,7 +3,7 @@
 -- epoch seconds (REAL) in the auth tables (expires, started...).
 PRAGMA user_version = 1;
 
-CREATE TABLE IF NOT EXISTS meta (          -- seed, init time, token signing secret ...
+CREATE TABLE IF NOT EXISTS meta (          -- seed, reference date, init options and time
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS documents (
     sha1 TEXT NOT NULL,                    -- hex sha1 of the body
     replaces TEXT,                         -- id of the document this one replaced
     submission_id TEXT,                    -- SubmissionSet List id
-    submission_hash TEXT                   -- sha256 of the normalised submission (idempotency)
+    submission_hash TEXT                   -- fingerprint of the submitted document (replay check)
 );
 CREATE INDEX IF NOT EXISTS documents_by_patient ON documents (patient_ins, deposited);
 
@@ -148,7 +148,7 @@ CREATE TABLE IF NOT EXISTS ciba_requests (
     created REAL NOT NULL,
     expires REAL NOT NULL,
     interval INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending' -- pending | approved | denied | consumed
+    status TEXT NOT NULL DEFAULT 'pending' -- pending | approved | denied | consumed | expired
 );
 
 CREATE TABLE IF NOT EXISTS access_episodes ( -- one per POST /auth/access that succeeded

@@ -60,7 +60,7 @@ class Refusal(StrEnum):
     NOT_AUTHOR = "not_author"
     NOT_SAME_STRUCTURE = "not_same_structure"
     AUTHOR_NOT_PS = "author_not_ps"
-    SECRETARY_NOT_AUTHOR = "secretary_not_author"
+    DEPOSIT_FOR_ANOTHER = "deposit_for_another"
 
 
 _MESSAGES: dict[Refusal, str] = {
@@ -88,7 +88,7 @@ _MESSAGES: dict[Refusal, str] = {
         "Le secrétariat ne peut déposer que pour un professionnel de sa structure."
     ),
     Refusal.AUTHOR_NOT_PS: "L'auteur d'un document doit être un professionnel de santé.",
-    Refusal.SECRETARY_NOT_AUTHOR: (
+    Refusal.DEPOSIT_FOR_ANOTHER: (
         "Un dépôt par un professionnel est fait en son nom propre : il en est l'auteur."
     ),
 }
@@ -256,7 +256,7 @@ def check_deposit(actor: Actor, patient: PatientPolicy, author: Actor, type_code
         if actor.structure_id is None or actor.structure_id != author.structure_id:
             return refuse(Refusal.NOT_SAME_STRUCTURE)
     elif actor.id_nat != author.id_nat:
-        return refuse(Refusal.SECRETARY_NOT_AUTHOR)
+        return refuse(Refusal.DEPOSIT_FOR_ANOTHER)
     if author.id_nat in patient.blocked or actor.id_nat in patient.blocked:
         return refuse(Refusal.BLOCKED)
     return ALLOW

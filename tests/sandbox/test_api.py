@@ -640,7 +640,7 @@ def test_professional_deposits_only_in_her_own_name(mini_sandbox: MiniSandbox) -
     before = snapshot(m)
     response = post(m, bundle_for(new_doc(author=HOSP)), m.auth(GP))
     assert response.status_code == 403
-    assert reason(response) == "secretary_not_author"
+    assert reason(response) == "deposit_for_another"
     unknown = post(m, bundle_for(new_doc(author="899700099999")), m.auth(GP))
     assert unknown.status_code == 422
     assert reason(unknown) == "unknown_author"

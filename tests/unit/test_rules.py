@@ -795,10 +795,10 @@ def test_deposit_unknown_type_refused(type_code: str) -> None:
 
 
 def test_deposit_ps_cannot_deposit_for_another_ps() -> None:
-    assert_refused(check_deposit(GP, PATIENT, STRANGER, COMMON_TYPE), Refusal.SECRETARY_NOT_AUTHOR)
+    assert_refused(check_deposit(GP, PATIENT, STRANGER, COMMON_TYPE), Refusal.DEPOSIT_FOR_ANOTHER)
     assert_refused(
         check_deposit(OTHER_DOCTOR_SAME_STRUCTURE, PATIENT, AUTHOR, COMMON_TYPE),
-        Refusal.SECRETARY_NOT_AUTHOR,
+        Refusal.DEPOSIT_FOR_ANOTHER,
     )
 
 
