@@ -7,6 +7,7 @@ import importlib
 import sys
 
 BENCHES = {
+    "startup": "bench.startup_bench",
     "sandbox": "bench.sandbox_bench",
 }
 

@@ -555,13 +555,13 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../console/views/main_window.py" line="+162"/>
-        <location line="+342"/>
+        <location filename="../../console/views/main_window.py" line="+163"/>
+        <location line="+349"/>
         <source>Console DMP</source>
         <translation>Console DMP</translation>
     </message>
     <message>
-        <location line="-327"/>
+        <location line="-334"/>
         <source>Serveur : %1</source>
         <translation>Server: %1</translation>
     </message>
@@ -611,7 +611,7 @@
         <translation>&amp;Cards</translation>
     </message>
     <message>
-        <location line="+153"/>
+        <location line="+160"/>
         <source>Vous devez prendre connaissance de l&apos;information sur la traçabilité pour accéder au DMP.</source>
         <translation>You must acknowledge the traceability notice to access the DMP.</translation>
     </message>

@@ -1,0 +1,552 @@
+"""Composition root of the console: ``staff-console`` (``python -m console``).
+
+::
+
+    staff-console [--server URL] [--pkcs11-module PATH] [--lang fr|en] [--sandbox-dir DIR]
+
+One QApplication and one qasync event loop; one DMP gateway (closed on quit); one card reader
+on the PKCS#11 module (the Cryptolib CPS by default; SoftHSM2 when ``SOFTHSM2_CONF`` is set
+and the Cryptolib is absent, or with ``--sandbox-dir``); the card monitor feeding the session
+service and the window; the services; one error path that logs (type and stack, never a
+message that could hold patient data) and shows the error.
+
+Startup speed (``python -m bench startup``): this module imports only the standard library
+and ``console.config``; Qt and the views load inside :func:`main`, after the arguments are
+parsed (so ``--help`` answers at once). What the login window does not need waits for its
+first paint: the card reader (cryptography) and the DMP gateway (httpx) are
+:class:`LazyAdapter` objects built then, the patient search and dossier pages (QtPdf) are
+built then, then the card monitor starts; python-pkcs11 itself loads on the reader's worker
+thread at its first call. reportlab is never imported here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+from console import __version__
+from console.config import DEFAULT_SERVER, Settings, default_pkcs11_module
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QObject
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from console.services.dossier import DossierService
+    from console.services.ports import CardReader, DmpGateway
+    from console.smartcard.monitor import CardMonitor
+    from console.views.main_window import DossierPage, MainWindow, PatientSearchPage
+
+__all__ = ["ConsoleApp", "build_parser", "choose_pkcs11_module", "main", "settings_from_args"]
+
+log = logging.getLogger("console")
+
+STARTUP_PROBE_ENV = "STAFF_CONSOLE_STARTUP_PROBE"
+"""When set, the process prints ``time.time()`` at the window's first paint and exits
+(``python -m bench startup``)."""
+
+SOFTHSM_CONF_ENV = "SOFTHSM2_CONF"
+
+SearchFactory = Callable[["DossierService"], "PatientSearchPage"]
+DossierFactory = Callable[["DossierService"], "DossierPage"]
+
+
+# -- arguments --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``staff-console``."""
+    parser = argparse.ArgumentParser(
+        prog="staff-console",
+        description=(
+            "Console DMP : accès des professionnels de santé au DMP (Mon espace santé) "
+            "avec leur carte CPS."
+        ),
+    )
+    parser.add_argument(
+        "--server",
+        default=DEFAULT_SERVER,
+        metavar="URL",
+        help=f"URL of the DMP server (default: the local sandbox, {DEFAULT_SERVER})",
+    )
+    parser.add_argument(
+        "--pkcs11-module",
+        type=Path,
+        metavar="PATH",
+        help=(
+            "PKCS#11 module of the card middleware (default: the Cryptolib CPS of the OS, "
+            f"{default_pkcs11_module()}; SoftHSM2 when {SOFTHSM_CONF_ENV} is set and the "
+            "Cryptolib is absent)"
+        ),
+    )
+    parser.add_argument(
+        "--lang",
+        choices=("fr", "en"),
+        default="fr",
+        help="interface language (default: fr)",
+    )
+    parser.add_argument(
+        "--sandbox-dir",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "a sandbox made by `dmp-sandbox init DIR`: read its SoftHSM2 test cards "
+            f"({SOFTHSM_CONF_ENV}=DIR/softhsm2.conf, SoftHSM2 module)"
+        ),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more (no patient data)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def choose_pkcs11_module(
+    configured: Path | None,
+    *,
+    sandbox: bool = False,
+    environ: Mapping[str, str] = os.environ,
+    platform: str = sys.platform,
+) -> Path:
+    """The PKCS#11 module to load.
+
+    Args:
+        configured: ``--pkcs11-module``, used as given.
+        sandbox: ``--sandbox-dir`` was given (its cards are SoftHSM2 tokens).
+        environ: The environment (``SOFTHSM2_CONF`` says SoftHSM2 tokens are configured).
+        platform: A ``sys.platform`` value.
+
+    Returns:
+        `configured`; else SoftHSM2 when the sandbox or ``SOFTHSM2_CONF`` asks for it and the
+        Cryptolib CPS is not installed; else the Cryptolib CPS of `platform` (which may be
+        missing: the login page then says so).
+    """
+    if configured is not None:
+        return configured
+    cryptolib = default_pkcs11_module(platform)
+    if (sandbox or environ.get(SOFTHSM_CONF_ENV)) and not cryptolib.exists():
+        from console.smartcard.modules import find_softhsm_module
+
+        softhsm = find_softhsm_module()
+        if softhsm is not None:
+            return softhsm
+    return cryptolib
+
+
+def settings_from_args(
+    args: argparse.Namespace, environ: dict[str, str] | os._Environ[str] = os.environ
+) -> Settings:
+    """Settings from the command line; ``--sandbox-dir`` sets ``SOFTHSM2_CONF`` in `environ`.
+
+    Raises:
+        ValueError: an unusable argument (the message says which).
+    """
+    server: str = args.server.strip().rstrip("/")
+    parts = urlsplit(server)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--server must be an absolute http(s) URL, not {args.server!r}")
+    sandbox_dir: Path | None = args.sandbox_dir
+    if sandbox_dir is not None:
+        conf = sandbox_dir / "softhsm2.conf"
+        if not conf.is_file():
+            raise ValueError(
+                f"{sandbox_dir} has no softhsm2.conf: create the sandbox with "
+                f"`dmp-sandbox init {sandbox_dir}` (without --no-cards)"
+            )
+        environ[SOFTHSM_CONF_ENV] = str(conf.resolve())
+    module = choose_pkcs11_module(
+        args.pkcs11_module, sandbox=sandbox_dir is not None, environ=environ
+    )
+    return Settings(server_url=server, pkcs11_module=module, language=args.lang)
+
+
+# -- the wired application ------------------------------------------------------------------
+
+
+class LazyAdapter[T]:
+    """An adapter built at its first use (or by :meth:`load`), to keep its imports off the
+    path to the first paint: the card reader (cryptography) and the DMP gateway (httpx).
+
+    Attribute access is forwarded to the built object; ``console.app`` gives it to the
+    services cast to their Protocol.
+
+    Args:
+        build: Makes the adapter (imports inside).
+    """
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._target: T | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the adapter was built."""
+        return self._target is not None
+
+    def load(self) -> T:
+        """The adapter (built now if needed)."""
+        if self._target is None:
+            self._target = self._build()
+        return self._target
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.load(), name)
+
+
+def _default_search(dossier_service: DossierService) -> PatientSearchPage:
+    from console.views.patient_search import PatientSearchWidget
+
+    return PatientSearchWidget(dossier_service)
+
+
+def _default_dossier(dossier_service: DossierService) -> DossierPage:
+    from console.views.dossier_view import DossierView
+
+    return DossierView(dossier_service)
+
+
+def server_label_of(url: str) -> str:
+    """``host:port`` of `url`, as the DMP gateway labels its server."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.hostname}:{port}"
+
+
+class ConsoleApp:
+    """Services, window and card monitor wired together (needs a QApplication and a loop).
+
+    :meth:`start` shows the window; once it is painted, the rest loads (the adapters, the
+    patient pages) and the card monitor starts.
+
+    Args:
+        settings: The settings.
+        reader: The card reader (closed by :meth:`aclose`), or a :class:`LazyAdapter` of one.
+        gateway: The DMP gateway (closed by :meth:`aclose`), or a :class:`LazyAdapter` of one.
+        search_factory: Makes the patient search widget (tests give a stand-in).
+        dossier_factory: Makes the dossier widget.
+        notice_store_path: Where the notice's acknowledgements are kept (default:
+            ``settings.config_dir / "preferences.json"``).
+        clock: Current time for the notice's period (tests move it); UTC now by default.
+        server_label: The server as shown in the status bar (default: from the settings).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        reader: CardReader | LazyAdapter[CardReader],
+        gateway: DmpGateway | LazyAdapter[DmpGateway],
+        search_factory: SearchFactory = _default_search,
+        dossier_factory: DossierFactory = _default_dossier,
+        notice_store_path: Path | None = None,
+        clock: Callable[[], datetime] | None = None,
+        server_label: str | None = None,
+    ) -> None:
+        from console.cache.preferences import JsonPreferenceStore
+        from console.services.dossier import DossierService
+        from console.services.notice import NoticeService
+        from console.services.session import SessionService
+        from console.views.main_window import MainWindow
+
+        self.settings = settings
+        self._reader = reader
+        self._gateway = gateway
+        self.reader = cast("CardReader", reader)
+        self.gateway = cast("DmpGateway", gateway)
+        self.session = SessionService(self.reader, self.gateway)
+        self.dossier_service = DossierService(self.gateway, self.session)
+        store = JsonPreferenceStore(notice_store_path or settings.config_dir / "preferences.json")
+        self.notice = NoticeService(store, timedelta(days=settings.notice_period_days))
+        dossier_service = self.dossier_service
+        self.window: MainWindow = MainWindow(
+            self.session,
+            self.notice,
+            dossier_service,
+            search_factory=lambda: search_factory(dossier_service),
+            dossier_factory=lambda: dossier_factory(dossier_service),
+            server_label=server_label or server_label_of(settings.server_url),
+            clock=clock,
+        )
+        self.monitor: CardMonitor | None = None
+        self._painted = asyncio.Event()
+        self.window.firstPainted.connect(self._painted.set)
+        self._startup: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def started(self) -> bool:
+        """Whether everything is loaded and the card monitor runs."""
+        return self.monitor is not None
+
+    def start(self) -> None:
+        """Show the window; load the rest and watch the cards once it is painted.
+
+        Call it from a coroutine (the card monitor needs the running loop).
+        """
+        from console.views.tasks import spawn
+
+        self.window.show()
+        self._startup = spawn(self._finish_startup())
+
+    async def wait_started(self) -> None:
+        """Wait until :meth:`start` has loaded everything and started the card monitor."""
+        if self._startup is not None:
+            await asyncio.shield(self._startup)
+
+    async def _finish_startup(self) -> None:
+        try:
+            async with asyncio.timeout(1.0):  # no paint (hidden window): go on anyway
+                await self._painted.wait()
+        except TimeoutError:
+            pass
+        await asyncio.sleep(0)  # let the paint reach the screen
+        from console.smartcard.monitor import CardMonitor
+
+        for adapter in (self._reader, self._gateway):
+            if isinstance(adapter, LazyAdapter):
+                adapter.load()
+        self.window.prepare_patient_pages()
+        monitor = CardMonitor(
+            self.reader,
+            self.settings.card_poll_interval_s,
+            on_inserted=self.window.card_inserted,
+            on_removed=self.window.card_removed,
+            on_changed=self.window.card_changed,
+            on_error=self.window.card_reader_failed,
+        )
+        self.monitor = monitor
+        monitor.start()
+        self.window.refresh_cards()
+
+    async def run(self) -> None:
+        """Start, wait until the window is closed, then close everything.
+
+        (When Qt's loop is ended from elsewhere, ``app.quit()``, :func:`run_gui` cancels this
+        coroutine, which closes everything too.)
+        """
+        closed = asyncio.Event()
+        self.window.closed.connect(closed.set)
+        self.start()
+        try:
+            await closed.wait()
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the monitor, end the session, close the gateway and the reader (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        from console.domain.errors import ConsoleError
+        from console.domain.session import SessionState
+
+        startup, self._startup = self._startup, None
+        if startup is not None and not startup.done():
+            startup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await startup
+        if self.monitor is not None:
+            await self.monitor.stop()
+        try:
+            if self.session.state is not SessionState.LOGGED_OUT:
+                await self.session.logout()
+            # The patient closed with the window: its access mode ends before the gateway.
+            await self.window.wait_access_ended(timeout=3.0)
+        except ConsoleError as exc:
+            log.warning("logout on quit failed: %s", type(exc).__name__)
+        finally:
+            try:
+                if _built(self._gateway):
+                    await self.gateway.aclose()
+            finally:
+                if _built(self._reader):
+                    await self.reader.close()
+
+
+def _built(adapter: object) -> bool:
+    return not isinstance(adapter, LazyAdapter) or adapter.loaded
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def log_error(error: BaseException, what: str = "unhandled error") -> None:
+    """Log an error's type and stack, never its message (it may name a patient)."""
+    stack = "".join(traceback.format_tb(error.__traceback__))
+    log.error("%s: %s\n%s", what, type(error).__name__, stack.rstrip())
+
+
+def install_error_handlers(window: MainWindow) -> None:
+    """Uncaught errors (background tasks, Qt slots) are logged and shown in the window."""
+    from console.views.tasks import set_error_handler
+
+    def handle(error: BaseException) -> None:
+        log_error(error)
+        try:
+            window.report_error(error)
+        except Exception:  # the window may be gone at exit
+            log.warning("could not show an error", exc_info=False)
+
+    def excepthook(
+        kind: type[BaseException], error: BaseException, tb: TracebackType | None
+    ) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, tb)
+            return
+        if error.__traceback__ is None and tb is not None:
+            error = error.with_traceback(tb)
+        handle(error)
+
+    set_error_handler(handle)
+    sys.excepthook = excepthook
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def _install_startup_probe(window: QWidget) -> None:
+    """``python -m bench startup``: print the time of the window's first paint, then exit."""
+    import time
+
+    from PySide6.QtCore import QEvent, QObject
+
+    class _FirstPaint(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                print(f"{time.time():.6f}", flush=True)
+                os._exit(0)
+            return False
+
+    probe = _FirstPaint(window)
+    window.installEventFilter(probe)
+
+
+def _close_on_signals(window: QWidget) -> None:
+    """SIGINT (Ctrl+C in a terminal) and SIGTERM close the window: a normal quit."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(_signum: int, _frame: object) -> None:
+        QTimer.singleShot(0, window.close)  # out of the signal handler, on Qt's loop
+
+    signal.signal(signal.SIGINT, close)
+    signal.signal(signal.SIGTERM, close)
+    # Python runs its signal handlers between bytecodes: wake it up now and then.
+    wake = QTimer(window)
+    wake.timeout.connect(lambda: None)
+    wake.start(300)
+
+
+async def _run_then_cancel_the_rest(console: ConsoleApp) -> None:
+    """Run the console; then cancel what is left on the loop, while the loop still runs."""
+    try:
+        await console.run()
+    finally:
+        current = asyncio.current_task()
+        rest = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
+
+def _quit_closes_window(window: QWidget) -> QObject:
+    """An application event filter: ``app.quit()`` closes the window instead of ending Qt's
+    loop under the running coroutines; the window's close ends them in order."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class QuitFilter(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Quit:
+                QTimer.singleShot(0, window.close)
+                return True
+            return False
+
+    return QuitFilter(window)
+
+
+def _card_reader(settings: Settings) -> CardReader:
+    from console.smartcard.reader import Pkcs11CardReader
+
+    return Pkcs11CardReader(settings.pkcs11_module)
+
+
+def _dmp_gateway(settings: Settings) -> DmpGateway:
+    from console.dmp.client import HttpDmpGateway
+
+    return HttpDmpGateway(settings.server_url)
+
+
+def run_gui(settings: Settings, qt_argv: Sequence[str] | None = None) -> int:
+    """Create the application and run the console until its window is closed."""
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from console.views.i18n import install_translations
+
+    existing = QApplication.instance()
+    app: QApplication = (
+        existing
+        if isinstance(existing, QApplication)
+        else QApplication(list(qt_argv or [sys.argv[0]]))
+    )
+    app.setApplicationName("staff-console")
+    app.setApplicationVersion(__version__)
+    app.setQuitOnLastWindowClosed(False)  # the window's close ends run(), which closes the rest
+    translations = install_translations(app, settings.language)
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        console = ConsoleApp(
+            settings,
+            reader=LazyAdapter(lambda: _card_reader(settings)),
+            gateway=LazyAdapter(lambda: _dmp_gateway(settings)),
+        )
+        install_error_handlers(console.window)
+        if os.environ.get(STARTUP_PROBE_ENV):
+            _install_startup_probe(console.window)
+        log.info(
+            "console started: server %s, PKCS#11 module %s, language %s",
+            settings.server_url,
+            settings.pkcs11_module,
+            settings.language,
+        )
+        _close_on_signals(console.window)
+        quit_filter = _quit_closes_window(console.window)
+        app.installEventFilter(quit_filter)
+        with loop:
+            loop.run_until_complete(_run_then_cancel_the_rest(console))
+    finally:
+        asyncio.set_event_loop(None)
+        del translations
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``staff-console`` entry point."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return run_gui(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

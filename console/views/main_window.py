@@ -1,0 +1,526 @@
+"""The main window: login, patient search and dossier pages; lock; status bar; shortcuts.
+
+The window follows the session service (a listener): when the session locks, every view
+drops its patient data at once (``clear()`` on the search and dossier widgets, the open
+dossier forgotten and its access mode ended on the server, dialogs closed) and the unlock
+page asks for the card and the PIN; the same card resumes, another card starts a fresh
+session; when the session ends, the login page comes back.
+
+The patient search and dossier widgets are made by factories given to the window (see
+:class:`PatientSearchPage` and :class:`DossierPage`), so that ``console.app`` wires the real
+ones and tests can use small stand-ins; they are built when first needed (or by
+:meth:`MainWindow.prepare_patient_pages`), which keeps their imports (QtPdf...) off the
+path to the login window's first paint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, SignalInstance
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from console.domain.card import TokenInfo
+from console.domain.errors import ConsoleError
+from console.domain.session import LockReason, SessionState
+from console.services.dossier import DossierService, OpenDossier
+from console.services.notice import NoticeService
+from console.services.session import SessionService
+from console.views.login import LoginPage
+from console.views.notice import NoticeDialog
+from console.views.tasks import spawn
+
+__all__ = ["DossierPage", "MainWindow", "PatientSearchPage"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class PatientSearchPage(Protocol):
+    """What the window needs of the patient search widget (a ``QWidget``).
+
+    Attributes:
+        dossierOpened: Signal emitting the :class:`OpenDossier` the user opened.
+    """
+
+    dossierOpened: SignalInstance
+
+    def clear(self) -> None:
+        """Drop every patient datum shown (and cancel the running searches)."""
+        ...
+
+    def focus_search(self) -> None:
+        """Put the keyboard focus in the INS field."""
+        ...
+
+
+class DossierPage(Protocol):
+    """What the window needs of the dossier widget (a ``QWidget``).
+
+    Attributes:
+        closeRequested: Signal emitted when the user closes the patient.
+    """
+
+    closeRequested: SignalInstance
+
+    def show_dossier(self, open_dossier: OpenDossier, /) -> None:
+        """Show a patient's record."""
+        ...
+
+    def clear(self) -> None:
+        """Drop every patient datum shown (and cancel the running loads)."""
+        ...
+
+
+def _as_widget(page: object, role: str) -> QWidget:
+    if not isinstance(page, QWidget):
+        raise TypeError(f"the {role} page must be a QWidget, not {type(page).__name__}")
+    return page
+
+
+def _cancel_all(tasks: set[asyncio.Task[None]], *_destroyed: object) -> None:
+    for task in list(tasks):
+        task.cancel()
+    tasks.clear()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MainWindow(QMainWindow):
+    """The console's window.
+
+    Args:
+        session: The session service (the window registers as its listener).
+        notice: The traceability notice service.
+        dossier_service: The dossier service (ends a patient's access mode on close).
+        search_factory: Makes the patient search widget (called once, when first needed).
+        dossier_factory: Makes the dossier widget (idem).
+        server_label: Which DMP server (shown in the status bar).
+        clock: Current time (the notice's 180 days); UTC now by default.
+        parent: The parent widget.
+
+    Signals:
+        closed(): the window was closed (the application then quits).
+        firstPainted(): the window was painted for the first time (emitted once, just after
+            that paint): the moment to load what the login page does not need.
+    """
+
+    closed = Signal()
+    firstPainted = Signal()
+
+    def __init__(
+        self,
+        session: SessionService,
+        notice: NoticeService,
+        dossier_service: DossierService,
+        *,
+        search_factory: Callable[[], PatientSearchPage],
+        dossier_factory: Callable[[], DossierPage],
+        server_label: str,
+        clock: Clock | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._notice = notice
+        self._dossier_service = dossier_service
+        self._search_factory = search_factory
+        self._dossier_factory = dossier_factory
+        self._search: PatientSearchPage | None = None
+        self._dossier: DossierPage | None = None
+        self._search_page: QWidget | None = None
+        self._dossier_page: QWidget | None = None
+        self._painted = False
+        self._clock: Clock = clock or _utc_now
+        self._open_dossier: OpenDossier | None = None
+        self._present: dict[tuple[int, str], TokenInfo] = {}
+        self._reader_failing = False
+        self._last_state = session.state
+        self._notice_pending = False
+        self._notice_dialog: NoticeDialog | None = None
+        self._welcome_task: asyncio.Task[None] | None = None
+        self._welcome_tasks: set[asyncio.Task[None]] = set()
+        self._access_ends: set[asyncio.Task[None]] = set()
+        # Deleted with the notice pending: the welcome must not touch the window afterwards.
+        self.destroyed.connect(functools.partial(_cancel_all, self._welcome_tasks))
+
+        self.setWindowTitle(self.tr("Console DMP"))
+        self.setObjectName("mainWindow")
+        self.resize(1100, 720)
+
+        self.login_page = LoginPage(session)
+        self.lock_page = LoginPage(session, unlock=True)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("pages")
+        self.stack.addWidget(self.login_page)
+        self.stack.addWidget(self.lock_page)
+        self.setCentralWidget(self.stack)
+
+        self.user_label = QLabel()
+        self.user_label.setObjectName("statusUser")
+        self.user_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.server_label = QLabel(self.tr("Serveur : %1").replace("%1", server_label))
+        self.server_label.setObjectName("statusServer")
+        self.server_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.card_label = QLabel()
+        self.card_label.setObjectName("statusCard")
+        self.card_label.setTextFormat(Qt.TextFormat.PlainText)
+        status = self.statusBar()
+        status.addWidget(self.user_label, 1)
+        status.addPermanentWidget(self.server_label)
+        status.addPermanentWidget(self.card_label)
+
+        self._build_actions()
+        session.add_listener(self._on_session_changed)
+        self.stack.setCurrentWidget(self.login_page)  # its cards are read once shown
+        self._update_state()
+
+    # -- patient pages --------------------------------------------------------------------------
+
+    def prepare_patient_pages(self) -> None:
+        """Build the patient search and dossier widgets now (they are built lazily)."""
+        if self._search is None:
+            search = self._search_factory()
+            self._search_page = _as_widget(search, "search")
+            self.stack.addWidget(self._search_page)
+            search.dossierOpened.connect(self._dossier_opened)
+            self._search = search
+        if self._dossier is None:
+            dossier = self._dossier_factory()
+            self._dossier_page = _as_widget(dossier, "dossier")
+            self.stack.addWidget(self._dossier_page)
+            dossier.closeRequested.connect(self.close_patient)
+            self._dossier = dossier
+
+    @property
+    def search_page(self) -> QWidget:
+        """The patient search page (built if needed)."""
+        self.prepare_patient_pages()
+        assert self._search_page is not None
+        return self._search_page
+
+    @property
+    def dossier_page(self) -> QWidget:
+        """The dossier page (built if needed)."""
+        self.prepare_patient_pages()
+        assert self._dossier_page is not None
+        return self._dossier_page
+
+    def event(self, event: QEvent) -> bool:
+        if not self._painted and event.type() == QEvent.Type.Paint:
+            self._painted = True
+            QTimer.singleShot(0, self.firstPainted.emit)
+        return super().event(event)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _action(
+        self, text: str, shortcuts: list[QKeySequence], slot: Callable[[], object]
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setShortcuts(shortcuts)
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.lock_action = self._action(
+            self.tr("&Verrouiller la session"), [QKeySequence("Ctrl+L")], self.lock
+        )
+        self.logout_action = self._action(
+            self.tr("Se &déconnecter"), [QKeySequence("Ctrl+Shift+L")], self.logout
+        )
+        self.quit_action = self._action(self.tr("&Quitter"), [QKeySequence("Ctrl+Q")], self.close)
+        self.search_action = self._action(
+            self.tr("&Rechercher un patient"),
+            [QKeySequence("Ctrl+F"), QKeySequence("Ctrl+O")],
+            self.search_patient,
+        )
+        self.close_patient_action = self._action(
+            self.tr("&Fermer le patient"), [QKeySequence("Ctrl+W")], self.close_patient
+        )
+        self.refresh_cards_action = self._action(
+            self.tr("&Actualiser les cartes"), [QKeySequence("F5")], self.refresh_cards
+        )
+
+        menus = self.menuBar()
+        session_menu = menus.addMenu(self.tr("&Session"))
+        session_menu.addAction(self.lock_action)
+        session_menu.addAction(self.logout_action)
+        session_menu.addSeparator()
+        session_menu.addAction(self.quit_action)
+        patient_menu = menus.addMenu(self.tr("&Patient"))
+        patient_menu.addAction(self.search_action)
+        patient_menu.addAction(self.close_patient_action)
+        cards_menu = menus.addMenu(self.tr("&Cartes"))
+        cards_menu.addAction(self.refresh_cards_action)
+
+    @property
+    def open_dossier(self) -> OpenDossier | None:
+        """The patient open in the dossier page, if any."""
+        return self._open_dossier
+
+    def current_page(self) -> QWidget | None:
+        """The page shown."""
+        return self.stack.currentWidget()
+
+    def lock(self) -> None:
+        """Lock the session now (Ctrl+L)."""
+        if self._session.state is SessionState.ACTIVE:
+            self._session.lock(LockReason.USER)
+
+    def logout(self) -> None:
+        """End the session."""
+        if self._session.state is not SessionState.LOGGED_OUT:
+            spawn(self._session.logout())
+
+    def search_patient(self) -> None:
+        """Go to the patient search (Ctrl+F, Ctrl+O), closing the patient open."""
+        if not self._usable():
+            return
+        if self._open_dossier is not None:
+            self.close_patient()
+        self._show_page(self.search_page)
+
+    def close_patient(self) -> None:
+        """Close the open patient (Ctrl+W): views emptied, access ended on the server."""
+        if self._dossier is not None:
+            self._dossier.clear()
+        self._forget_dossier("patient_closed")
+        if self._usable():
+            self._show_page(self.search_page)
+        self._update_state()
+
+    def refresh_cards(self) -> None:
+        """Read the cards again (F5) on the login or unlock page."""
+        page = self.current_page()
+        if isinstance(page, LoginPage):
+            page.refresh()
+
+    def _usable(self) -> bool:
+        return self._session.state is SessionState.ACTIVE and not self._notice_pending
+
+    # -- pages ----------------------------------------------------------------------------------
+
+    def _show_page(self, page: QWidget) -> None:
+        self.stack.setCurrentWidget(page)
+        if isinstance(page, LoginPage):
+            page.refresh()
+            page.table.setFocus()
+        elif self._search is not None and page is self._search_page:
+            self._search.focus_search()
+        else:
+            page.setFocus()
+        self._update_state()
+
+    def _dossier_opened(self, open_dossier: object) -> None:
+        if not isinstance(open_dossier, OpenDossier):
+            raise TypeError(f"dossierOpened sent {type(open_dossier).__name__}")
+        if not self._usable():
+            # Opened as the session locked: the widget's result must not show.
+            self._end_access(open_dossier, "session_locked")
+            if self._search is not None:
+                self._search.clear()
+            return
+        previous = self._open_dossier
+        if previous is not None and previous is not open_dossier:
+            self._end_access(previous, "patient_closed")
+        self._open_dossier = open_dossier
+        self.prepare_patient_pages()
+        assert self._dossier is not None
+        self._dossier.show_dossier(open_dossier)
+        self._show_page(self.dossier_page)
+
+    def _forget_dossier(self, reason: str) -> None:
+        open_dossier, self._open_dossier = self._open_dossier, None
+        if open_dossier is not None:
+            self._end_access(open_dossier, reason)
+
+    def _end_access(self, open_dossier: OpenDossier, reason: str) -> None:
+        open_dossier.documents.clear()
+        task = spawn(self._dossier_service.close(open_dossier, reason))
+        self._access_ends.add(task)
+        task.add_done_callback(self._access_ends.discard)
+
+    async def wait_access_ended(self, timeout: float) -> None:
+        """Wait (at most `timeout` s) for the access modes being ended on the server."""
+        if self._access_ends:
+            await asyncio.wait(set(self._access_ends), timeout=timeout)
+
+    def _drop_patient_data(self, reason: str) -> None:
+        """Every patient datum leaves the views, now (lock, logout)."""
+        for page in (self._search, self._dossier):
+            if page is None:
+                continue
+            try:
+                page.clear()
+            except Exception:  # one broken view must not keep the others showing data
+                log.exception("a view failed to clear its patient data")
+        self._forget_dossier(reason)
+        for dialog in self.findChildren(QDialog):
+            if dialog.isVisible():
+                dialog.reject()
+
+    # -- session --------------------------------------------------------------------------------
+
+    def _on_session_changed(self, state: SessionState, reason: LockReason | None) -> None:
+        previous, self._last_state = self._last_state, state
+        if state is SessionState.LOCKED:
+            self._cancel_welcome()
+            self._drop_patient_data("session_locked")
+            self.lock_page.set_locked_holder(self._session.identity, reason)
+            self._show_page(self.lock_page)
+        elif state is SessionState.LOGGED_OUT:
+            self._cancel_welcome()
+            self._notice_pending = False
+            self._drop_patient_data("logout")
+            self._show_page(self.login_page)
+        elif state is SessionState.ACTIVE:
+            if previous is SessionState.LOCKED and not self._notice_pending:
+                self._show_page(self.search_page)
+            else:
+                self._notice_pending = True
+                task = spawn(self._welcome())
+                self._welcome_task = task
+                self._welcome_tasks.add(task)
+                task.add_done_callback(self._welcome_tasks.discard)
+        self._update_state()
+
+    def _cancel_welcome(self) -> None:
+        task, self._welcome_task = self._welcome_task, None
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def _welcome(self) -> None:
+        """After a login: the traceability notice when due, then the patient search."""
+        login = self._session.login
+        if login is None:
+            return
+        if self._notice.needs_notice(login.id_nat, self._clock()):
+            dialog = NoticeDialog(self)
+            self._notice_dialog = dialog
+            try:
+                understood = await dialog.ask()
+            finally:
+                self._notice_dialog = None
+                if dialog.isVisible():
+                    dialog.reject()
+                dialog.deleteLater()
+            if self._session.state is not SessionState.ACTIVE:
+                return  # locked or ended meanwhile: asked again after the unlock
+            if not understood:
+                await self._session.logout()
+                self.login_page.show_message(
+                    self.tr(
+                        "Vous devez prendre connaissance de l'information sur la traçabilité "
+                        "pour accéder au DMP."
+                    )
+                )
+                return
+            self._notice.acknowledge(login.id_nat, self._clock())
+        self._notice_pending = False
+        self._show_page(self.search_page)
+
+    @property
+    def notice_dialog(self) -> NoticeDialog | None:
+        """The traceability notice while it is open."""
+        return self._notice_dialog
+
+    # -- cards ----------------------------------------------------------------------------------
+
+    def card_inserted(self, token: TokenInfo) -> None:
+        """The card monitor saw a card come in."""
+        self._present[token.key] = token
+        self._reader_failing = False
+        self.refresh_cards()
+        self._update_state()
+
+    def card_changed(self, token: TokenInfo) -> None:
+        """The card monitor saw a card's listing change (its PIN state)."""
+        self._present[token.key] = token
+        self.refresh_cards()
+
+    def card_removed(self, token: TokenInfo) -> None:
+        """The card monitor saw a card leave: the session locks if it was its card."""
+        self._session.card_removed(token)  # first: the lock must not wait for the views
+        self._present.pop(token.key, None)
+        self.login_page.token_removed(token)
+        self.lock_page.token_removed(token)
+        self.refresh_cards()
+        self._update_state()
+
+    def card_reader_failed(self, error: Exception) -> None:
+        """The card monitor cannot read the readers any more."""
+        self._reader_failing = True
+        self.card_label.setToolTip(str(error))
+        self._update_state()
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def _update_state(self) -> None:
+        state = self._session.state
+        identity = self._session.identity
+        if identity is not None and state in (SessionState.ACTIVE, SessionState.LOCKED):
+            self.user_label.setText(f"{identity.display_name} — {identity.profession_label}")
+        else:
+            self.user_label.setText(self.tr("Non connecté"))
+        if state is SessionState.LOCKED:
+            card = self.tr("Verrouillé")
+        elif self._reader_failing:
+            card = self.tr("Lecteur de cartes indisponible")
+        elif state is SessionState.ACTIVE or self._present:
+            card = self.tr("Carte présente")
+        else:
+            card = self.tr("Carte retirée")
+        self.card_label.setText(card)
+        usable = self._usable()
+        self.lock_action.setEnabled(state is SessionState.ACTIVE)
+        self.logout_action.setEnabled(state is not SessionState.LOGGED_OUT)
+        self.search_action.setEnabled(usable)
+        self.close_patient_action.setEnabled(usable and self._open_dossier is not None)
+        self.refresh_cards_action.setEnabled(state is not SessionState.ACTIVE)
+
+    # -- errors and closing ---------------------------------------------------------------------
+
+    def report_error(self, error: BaseException) -> None:
+        """Show an error in a non-modal message box (the caller logs it)."""
+        if isinstance(error, ConsoleError):
+            text = str(error) or type(error).__name__
+        else:
+            text = self.tr("Erreur inattendue (%1). Le détail est dans le journal.").replace(
+                "%1", type(error).__name__
+            )
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            self.tr("Console DMP"),
+            text,
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("errorBox")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._drop_patient_data("application_closed")
+        self.closed.emit()
+        event.accept()

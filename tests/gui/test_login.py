@@ -1,0 +1,446 @@
+"""The login page and the PIN dialog, with the FakeCardReader and a fake DMP gateway."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from PySide6.QtCore import QModelIndex, Qt
+from pytestqt.qtbot import QtBot
+
+from console.domain.card import CardIdentity, PinState
+from console.domain.dossier import AccessGrant, ProfessionalLogin
+from console.domain.errors import CardMiddlewareError, NetworkError
+from console.domain.session import SessionState
+from console.services.session import SessionService
+from console.smartcard.certificate import parse_card_certificate
+from console.smartcard.fake import FakeCardReader, FakeToken
+from console.views.login import CardTableModel, LoginPage, PinDialog
+from tests.gui.conftest import AsyncLoop
+
+# Qt's offscreen platform warns when a shown top-level's size hint changes; harmless.
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+GOOD_PIN = "1234"
+OTHER = CardIdentity(
+    id_nat="899700000045",
+    family_name="PETIT",
+    given_name="Julie",
+    profession_label="Infirmier",
+    card_kind="CPS",
+)
+
+
+class FakeGateway:
+    """The DMP's card login: a challenge, then the signed challenge checked with the cert.
+
+    Attributes:
+        calls: "challenge", "login", "end_access:<reason>" in order.
+        fail_challenge: Raised by the next challenge, if set.
+        gate: When set, the challenge waits for it (a slow server).
+    """
+
+    server_label = "dmp.test:8470"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.fail_challenge: Exception | None = None
+        self.gate: asyncio.Event | None = None
+        self._nonces = 0
+
+    async def challenge(self) -> str:
+        self.calls.append("challenge")
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail_challenge is not None:
+            error, self.fail_challenge = self.fail_challenge, None
+            raise error
+        self._nonces += 1
+        return f"nonce-{self._nonces}"
+
+    async def login_with_card(
+        self, certificate_der: bytes, nonce: str, signature: bytes, algorithm: str
+    ) -> ProfessionalLogin:
+        self.calls.append("login")
+        assert algorithm == "RS256"
+        public_key = x509.load_der_x509_certificate(certificate_der).public_key()
+        assert isinstance(public_key, rsa.RSAPublicKey)
+        public_key.verify(signature, nonce.encode(), padding.PKCS1v15(), hashes.SHA256())
+        identity = parse_card_certificate(certificate_der)
+        return ProfessionalLogin(
+            id_nat=identity.id_nat,
+            display_name=identity.display_name,
+            profession="10",
+            token="bearer-" + identity.id_nat,
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        )
+
+    async def end_access(self, grant: AccessGrant, reason: str) -> None:
+        self.calls.append(f"end_access:{reason}")
+
+    async def aclose(self) -> None:
+        self.calls.append("aclose")
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"FakeGateway has no {name} (not needed by these tests)")
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+def make_page(
+    qtbot: QtBot, aloop: AsyncLoop, reader: FakeCardReader, gateway: FakeGateway
+) -> tuple[LoginPage, SessionService]:
+    session = SessionService(reader, gateway)  # type: ignore[arg-type]
+    page = LoginPage(session)
+    qtbot.addWidget(page)
+    page.show()
+    page.refresh()
+    aloop.wait_until(lambda: not page.refreshing)
+    return page, session
+
+
+def open_pin_dialog(page: LoginPage, aloop: AsyncLoop) -> PinDialog:
+    page.login_button.click()
+    aloop.wait_until(lambda: page.pin_dialog is not None and page.pin_dialog.isVisible())
+    dialog = page.pin_dialog
+    assert dialog is not None
+    return dialog
+
+
+def type_pin(qtbot: QtBot, dialog: PinDialog, pin: str) -> None:
+    qtbot.keyClicks(dialog.pin_edit, pin)
+
+
+def cell(model: CardTableModel, row: int, column: int, role: int = 0) -> Any:
+    return model.data(model.index(row, column), role or Qt.ItemDataRole.DisplayRole)
+
+
+def test_card_list_shows_holder_profession_label_and_pin_state(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway, qtmodeltester: Any
+) -> None:
+    reader = FakeCardReader([FakeToken(pin=GOOD_PIN), FakeToken(OTHER, slot_id=2, tries_left=1)])
+    page, _ = make_page(qtbot, aloop, reader, gateway)
+
+    model = page.model
+    qtmodeltester.check(model)
+    assert model.rowCount() == 2
+    rows = [[cell(model, r, c) for c in range(4)] for r in range(2)]
+    assert rows[0] == ["Claire MARTIN", "Médecin", "CPS MARTIN Claire", "Normal"]
+    assert rows[1] == ["Julie PETIT", "Infirmier", "CPS PETIT Julie", "Dernier essai"]
+    assert model.headerData(0, Qt.Orientation.Horizontal) == "Titulaire"
+    assert page.cards_status_label.text() == "2 cartes détectées."
+    assert page.login_button.isEnabled()  # the first card is selected
+    page.table.clearSelection()
+    assert not page.login_button.isEnabled()
+    page.table.selectRow(1)
+    assert page.login_button.isEnabled()
+    assert model.rowCount(model.index(0, 0)) == 0
+    assert model.data(QModelIndex()) is None
+
+
+def test_no_card_says_so(qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway) -> None:
+    page, _ = make_page(qtbot, aloop, FakeCardReader([]), gateway)
+    assert page.model.rowCount() == 0
+    assert "Aucune carte détectée" in page.cards_status_label.text()
+    assert not page.login_button.isEnabled()
+
+
+def test_missing_middleware_is_explained(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    reader = FakeCardReader([FakeToken()])
+    reader.fail_next(
+        CardMiddlewareError("module PKCS#11 introuvable : /usr/lib64/libcps3_pkcs11_lux.so"),
+        operation="tokens",
+    )
+    page, _ = make_page(qtbot, aloop, reader, gateway)
+    text = page.cards_status_label.text()
+    assert "Cryptolib CPS" in text
+    assert "libcps3_pkcs11_lux.so" in text
+    page.refresh_button.click()  # "Actualiser" reads again: the card shows
+    aloop.wait_until(lambda: page.model.rowCount() == 1)
+
+
+def test_good_pin_logs_in_and_the_pin_field_is_emptied(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    card = FakeToken(pin=GOOD_PIN)
+    reader = FakeCardReader([card])
+    page, session = make_page(qtbot, aloop, reader, gateway)
+    dialog = open_pin_dialog(page, aloop)
+    assert dialog.pin_edit.echoMode() is dialog.pin_edit.EchoMode.Password
+    assert not dialog.warning_label.isVisible()
+    left_in_field: list[str] = []
+
+    def what_is_left(_result: int) -> None:
+        field = dialog.pin_edit
+        left_in_field.append(field.text())
+        field.setEchoMode(field.EchoMode.Normal)
+        field.undo()  # nor in the undo history
+        left_in_field.append(field.text())
+
+    dialog.finished.connect(what_is_left)
+    type_pin(qtbot, dialog, GOOD_PIN)
+
+    with qtbot.waitSignal(page.loggedIn, timeout=0) as blocker:
+        dialog.ok_button.click()
+        aloop.wait_until(lambda: session.state is SessionState.ACTIVE and not page.busy)
+    login = blocker.args[0] if blocker.args else None
+    assert isinstance(login, ProfessionalLogin)
+    assert login.id_nat == card.identity.id_nat
+    assert left_in_field == ["", ""]
+    assert gateway.calls == ["challenge", "login"]
+    assert reader.login_attempts() == 1
+    assert page.message() == ""
+    assert not page.progress.isVisible()
+
+
+def test_wrong_pin_says_tries_left_and_is_not_retried(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    card = FakeToken(pin=GOOD_PIN)
+    reader = FakeCardReader([card])
+    page, session = make_page(qtbot, aloop, reader, gateway)
+    dialog = open_pin_dialog(page, aloop)
+    type_pin(qtbot, dialog, "0000")
+    dialog.ok_button.click()
+    aloop.wait_until(lambda: not page.busy)
+    aloop.spin(0.3)  # time for any (wrong) automatic retry to show up
+
+    assert "Code PIN incorrect" in page.message()
+    assert "au moins deux essais" in page.message()
+    assert page.pin_dialog is None
+    assert reader.login_attempts() == 1
+    assert [c.pin_matched for c in reader.calls if c.operation == "login"] == [False]
+    assert gateway.calls == []
+    assert session.state is SessionState.LOGGED_OUT
+    # The list shows the new PIN state once re-read.
+    aloop.wait_until(lambda: cell(page.model, 0, CardTableModel.PIN) == "Code erroné déjà saisi")
+    assert page.login_button.isEnabled()
+
+
+def test_wrong_pin_on_the_final_try_locks_and_says_so(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    reader = FakeCardReader([FakeToken(pin=GOOD_PIN, tries_left=1)])
+    page, _ = make_page(qtbot, aloop, reader, gateway)
+    dialog = open_pin_dialog(page, aloop)
+    type_pin(qtbot, dialog, "9999")
+    dialog.confirm_check.setChecked(True)
+    dialog.ok_button.click()
+    aloop.wait_until(lambda: not page.busy)
+    assert "PUK" in page.message()
+    assert reader.login_attempts() == 1
+    aloop.wait_until(lambda: cell(page.model, 0, CardTableModel.PIN) == "Carte bloquée")
+
+
+def test_locked_card_is_explained_and_never_tried(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    reader = FakeCardReader([FakeToken(pin=GOOD_PIN, tries_left=0)])
+    page, session = make_page(qtbot, aloop, reader, gateway)
+    assert cell(page.model, 0, CardTableModel.PIN) == "Carte bloquée"
+    assert "PUK" in cell(page.model, 0, CardTableModel.PIN, Qt.ItemDataRole.ToolTipRole)
+
+    page.login_button.click()
+    aloop.wait_until(lambda: not page.busy)
+    aloop.spin(0.1)
+    assert "PUK" in page.message()
+    assert "CPS Gestion" in page.message()
+    assert page.pin_dialog is None
+    assert not [c for c in reader.calls if c.operation == "login"]
+    assert gateway.calls == []
+    assert session.state is SessionState.LOGGED_OUT
+
+
+def test_card_locked_after_listing_is_refused_by_the_service_without_attempt(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    card = FakeToken(pin=GOOD_PIN)
+    reader = FakeCardReader([card])
+    page, _ = make_page(qtbot, aloop, reader, gateway)
+    card.lock()  # locked elsewhere; the list still says "Normal"
+    page.login_button.click()
+    aloop.wait_until(lambda: not page.busy)
+    assert "PUK" in page.message()
+    assert page.pin_dialog is None
+    assert not [c for c in reader.calls if c.operation == "login"]
+
+
+def test_cancel_pin_goes_back_to_the_login_page(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    reader = FakeCardReader([FakeToken(pin=GOOD_PIN)])
+    page, session = make_page(qtbot, aloop, reader, gateway)
+    dialog = open_pin_dialog(page, aloop)
+    type_pin(qtbot, dialog, "12")
+    dialog.cancel_button.click()
+    aloop.wait_until(lambda: not page.busy)
+    assert page.message() == "Connexion annulée."
+    assert session.state is SessionState.LOGGED_OUT
+    assert reader.login_attempts() == 0
+    assert page.login_button.isEnabled()
+    assert page.refresh_button.isEnabled()
+
+
+def test_final_try_needs_the_explicit_confirmation(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    reader = FakeCardReader([FakeToken(pin=GOOD_PIN, tries_left=1)])
+    page, session = make_page(qtbot, aloop, reader, gateway)
+    dialog = open_pin_dialog(page, aloop)
+    assert dialog.warning_label.isVisible()
+    assert "DERNIER ESSAI" in dialog.warning_label.text()
+    assert "#b00020" in dialog.warning_label.styleSheet()
+    assert dialog.confirm_check.isVisible()
+    type_pin(qtbot, dialog, GOOD_PIN)
+    assert not dialog.ok_button.isEnabled()
+    qtbot.keyClick(dialog.pin_edit, Qt.Key.Key_Return)  # Enter does not bypass it
+    dialog.accept()  # nor does a programmatic accept
+    aloop.spin(0.1)
+    assert dialog.isVisible()
+    assert reader.login_attempts() == 0
+
+    dialog.confirm_check.setChecked(True)
+    assert dialog.ok_button.isEnabled()
+    dialog.ok_button.click()
+    aloop.wait_until(lambda: session.state is SessionState.ACTIVE and not page.busy)
+    assert reader.login_attempts() == 1
+
+
+def test_count_low_warns_before_the_pin(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    reader = FakeCardReader([FakeToken(pin=GOOD_PIN, tries_left=2)])
+    page, _ = make_page(qtbot, aloop, reader, gateway)
+    dialog = open_pin_dialog(page, aloop)
+    assert dialog.warning_label.isVisible()
+    assert dialog.warning_label.text().startswith("Attention : un code erroné a déjà été saisi")
+    assert not dialog.confirm_check.isVisible()
+    dialog.reject()
+    aloop.wait_until(lambda: not page.busy)
+
+
+def test_pin_field_takes_digits_only(qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway) -> None:
+    reader = FakeCardReader([FakeToken(pin=GOOD_PIN)])
+    page, _ = make_page(qtbot, aloop, reader, gateway)
+    dialog = open_pin_dialog(page, aloop)
+    type_pin(qtbot, dialog, "12a3b4567890")
+    assert dialog.pin_edit.text() == "12345678"
+    dialog.reject()
+    aloop.wait_until(lambda: not page.busy)
+
+
+def test_card_removed_during_the_pin_closes_the_dialog(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    card = FakeToken(pin=GOOD_PIN)
+    reader = FakeCardReader([card])
+    page, session = make_page(qtbot, aloop, reader, gateway)
+    dialog = open_pin_dialog(page, aloop)
+    type_pin(qtbot, dialog, GOOD_PIN)
+    closed: list[int] = []
+    dialog.finished.connect(closed.append)
+    reader.remove(card)
+    page.token_removed(card.info)
+    aloop.wait_until(lambda: not page.busy)
+    assert closed == [0]
+    assert page.pin_dialog is None
+    assert "retirée" in page.message()
+    assert reader.login_attempts() == 0
+    assert session.state is SessionState.LOGGED_OUT
+
+
+def test_unreachable_server_is_explained(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    reader = FakeCardReader([FakeToken(pin=GOOD_PIN)])
+    page, session = make_page(qtbot, aloop, reader, gateway)
+    gateway.fail_challenge = NetworkError("Connexion refusée par 127.0.0.1:8470")
+    dialog = open_pin_dialog(page, aloop)
+    type_pin(qtbot, dialog, GOOD_PIN)
+    dialog.ok_button.click()
+    aloop.wait_until(lambda: not page.busy)
+    assert "injoignable" in page.message()
+    assert "Connexion refusée" in page.message()
+    assert session.state is SessionState.LOGGED_OUT
+    assert [c.operation for c in reader.calls].count("logout") == 1  # the card let go
+
+
+def test_progress_while_logging_in_and_cancel(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    reader = FakeCardReader([FakeToken(pin=GOOD_PIN)])
+    page, session = make_page(qtbot, aloop, reader, gateway)
+    gateway.gate = asyncio.Event()  # the server takes its time
+    dialog = open_pin_dialog(page, aloop)
+    type_pin(qtbot, dialog, GOOD_PIN)
+    dialog.ok_button.click()
+    aloop.wait_until(lambda: gateway.calls == ["challenge"])
+    assert page.progress.isVisible()
+    assert "connexion au serveur" in page.progress_label.text()
+    assert not page.login_button.isEnabled()
+    assert not page.refresh_button.isEnabled()
+    assert page.cancel_button.isVisible()
+
+    page.cancel_button.click()
+    aloop.wait_until(lambda: not page.busy)
+    assert page.message() == "Connexion annulée."
+    assert not page.progress.isVisible()
+    assert session.state is SessionState.LOGGED_OUT
+    assert page.login_button.isEnabled()
+
+
+def test_ecps_is_announced_but_disabled(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    page, _ = make_page(qtbot, aloop, FakeCardReader([]), gateway)
+    assert page.ecps_button.isVisible()
+    assert not page.ecps_button.isEnabled()
+    assert "Bientôt" in page.ecps_button.toolTip()
+
+
+def test_pin_dialog_of_a_locked_card_asks_nothing(qtbot: QtBot, aloop: AsyncLoop) -> None:
+    card = FakeToken(tries_left=0)
+    dialog = PinDialog(card.info, card.identity, PinState.LOCKED)
+    qtbot.addWidget(dialog)
+
+    async def ask_and_close() -> str | None:
+        pending = asyncio.ensure_future(dialog.ask())
+        await asyncio.sleep(0.05)
+        assert dialog.isVisible()
+        assert not dialog.pin_edit.isVisible()
+        assert not dialog.ok_button.isVisible()
+        assert "PUK" in dialog.warning_label.text()
+        dialog.accept()  # refused: nothing can be tried
+        await asyncio.sleep(0.05)
+        assert dialog.isVisible()
+        dialog.cancel_button.click()
+        return await pending
+
+    assert aloop.run(ask_and_close()) is None
+
+
+def test_holder_and_card_label_are_plain_text(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    rich = CardIdentity("899700000011", "<b>MARTIN</b>", "Claire", "Médecin", "CPS")
+    reader = FakeCardReader([FakeToken(rich, pin=GOOD_PIN)])
+    page, _ = make_page(qtbot, aloop, reader, gateway)
+    assert cell(page.model, 0, CardTableModel.HOLDER) == "Claire <b>MARTIN</b>"
+    dialog = open_pin_dialog(page, aloop)
+    from PySide6.QtWidgets import QLabel
+
+    labels = [w for w in dialog.findChildren(QLabel) if "MARTIN" in w.text()]
+    assert labels
+    assert all(w.textFormat() is Qt.TextFormat.PlainText for w in labels)
+    dialog.reject()
+    aloop.wait_until(lambda: not page.busy)
