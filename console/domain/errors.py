@@ -98,3 +98,23 @@ class ForbiddenError(ServerError):
 
 class NotFoundError(ServerError):
     """404."""
+
+
+class CacheError(ConsoleError):
+    """Base of the offline cache's errors."""
+
+
+class CacheOwnershipError(CacheError):
+    """The cache on disk belongs to another card (or another key): nothing was touched."""
+
+
+class CacheUnavailableError(CacheError):
+    """No cache can be used (e-CPS without a usable OS keychain, ...): work goes on online."""
+
+
+class CacheCorruptError(CacheError):
+    """The cache files are inconsistent or unreadable; they are kept for inspection."""
+
+
+class CacheClosedError(CacheError):
+    """The cache is closed (session locked or ended)."""
