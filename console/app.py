@@ -3,12 +3,14 @@
 ::
 
     staff-console [--server URL] [--pkcs11-module PATH] [--lang fr|en] [--sandbox-dir DIR]
+                  [--demo-phone]
 
 One QApplication and one qasync event loop; one DMP gateway (closed on quit); one card reader
 on the PKCS#11 module (the Cryptolib CPS by default; SoftHSM2 when ``SOFTHSM2_CONF`` is set
 and the Cryptolib is absent, or with ``--sandbox-dir``); the card monitor feeding the session
-service and the window; the services; one error path that logs (type and stack, never a
-message that could hold patient data) and shows the error.
+service and the window; the services; the idle lock fed by an application-wide event
+filter; in the demo, the window playing the e-CPS phone; one error path that logs (type and
+stack, never a message that could hold patient data) and shows the error.
 
 Startup speed (``python -m bench startup``): this module imports only the standard library
 and ``console.config``; Qt and the views load inside :func:`main`, after the arguments are
@@ -27,6 +29,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -43,8 +46,10 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication, QWidget
 
     from console.services.dossier import DossierService
-    from console.services.ports import CardReader, DmpGateway
+    from console.services.idle import IdleLock
+    from console.services.ports import CardReader, DmpGateway, EcpsPhone
     from console.smartcard.monitor import CardMonitor
+    from console.views.ecps import PhoneWindow
     from console.views.main_window import DossierPage, MainWindow, PatientSearchPage
 
 __all__ = ["ConsoleApp", "build_parser", "choose_pkcs11_module", "main", "settings_from_args"]
@@ -102,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "a sandbox made by `dmp-sandbox init DIR`: read its SoftHSM2 test cards "
             f"({SOFTHSM_CONF_ENV}=DIR/softhsm2.conf, SoftHSM2 module)"
+        ),
+    )
+    parser.add_argument(
+        "--demo-phone",
+        action="store_true",
+        help=(
+            "show the window that plays the e-CPS phone (approve/deny the push login); "
+            "shown anyway when the server is the sandbox"
         ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (no patient data)")
@@ -238,6 +251,12 @@ class ConsoleApp:
             ``settings.config_dir / "preferences.json"``).
         clock: Current time for the notice's period (tests move it); UTC now by default.
         server_label: The server as shown in the status bar (default: from the settings).
+        phone: The sandbox's e-CPS phone endpoints (None: no phone window), or a
+            :class:`LazyAdapter` of them.
+        demo_phone: Show the phone window when an e-CPS request waits: True always, None
+            when ``phone`` says the server is the sandbox, False never.
+        idle_clock: Monotonic seconds for the idle lock (tests move it).
+        idle_tick_s: Longest pause between two idle checks.
     """
 
     def __init__(
@@ -251,21 +270,29 @@ class ConsoleApp:
         notice_store_path: Path | None = None,
         clock: Callable[[], datetime] | None = None,
         server_label: str | None = None,
+        phone: EcpsPhone | LazyAdapter[EcpsPhone] | None = None,
+        demo_phone: bool | None = None,
+        idle_clock: Callable[[], float] | None = None,
+        idle_tick_s: float = 1.0,
     ) -> None:
+        from PySide6.QtCore import QTimer
+
         from console.cache.preferences import JsonPreferenceStore
+        from console.domain.session import LockReason
         from console.services.dossier import DossierService
+        from console.services.idle import IdleLock
         from console.services.notice import NoticeService
         from console.services.session import SessionService
-        from console.views.main_window import MainWindow
+        from console.views.main_window import MainWindow, UserActivityFilter
 
         self.settings = settings
         self._reader = reader
         self._gateway = gateway
         self.reader = cast("CardReader", reader)
         self.gateway = cast("DmpGateway", gateway)
-        self.session = SessionService(self.reader, self.gateway)
-        self.dossier_service = DossierService(self.gateway, self.session)
         store = JsonPreferenceStore(notice_store_path or settings.config_dir / "preferences.json")
+        self.session = SessionService(self.reader, self.gateway, preferences=store)
+        self.dossier_service = DossierService(self.gateway, self.session)
         self.notice = NoticeService(store, timedelta(days=settings.notice_period_days))
         dossier_service = self.dossier_service
         self.window: MainWindow = MainWindow(
@@ -283,6 +310,27 @@ class ConsoleApp:
         self._startup: asyncio.Task[None] | None = None
         self._closed = False
 
+        session = self.session
+        self.idle: IdleLock = IdleLock(
+            settings.idle_lock_minutes * 60.0,
+            lambda: session.lock(LockReason.IDLE),
+            clock=idle_clock or time.monotonic,
+            tick_s=idle_tick_s,
+        )
+        self.session.add_listener(self._arm_idle_lock)
+        self._activity = UserActivityFilter(self.idle.touch)
+        self._activity_installed = False
+        # Checked from Qt's timer (not an asyncio task): nothing can stop the checks but quit.
+        self._idle_timer = QTimer(self.window)
+        self._idle_timer.setInterval(max(1, round(idle_tick_s * 1000)))
+        self._idle_timer.timeout.connect(self.idle.check)
+
+        self._phone = phone
+        self._demo_phone = demo_phone
+        self.phone_window: PhoneWindow | None = None
+        self._phone_tasks: set[asyncio.Task[None]] = set()
+        self.window.ecpsPending.connect(self._ecps_pending)
+
     @property
     def started(self) -> bool:
         """Whether everything is loaded and the card monitor runs."""
@@ -293,10 +341,52 @@ class ConsoleApp:
 
         Call it from a coroutine (the card monitor needs the running loop).
         """
+        from PySide6.QtWidgets import QApplication
+
         from console.views.tasks import spawn
 
+        app = QApplication.instance()
+        if app is not None and not self._activity_installed:
+            app.installEventFilter(self._activity)
+            self._activity_installed = True
+        self._idle_timer.start()
         self.window.show()
         self._startup = spawn(self._finish_startup())
+
+    def _arm_idle_lock(self, state: object, _reason: object) -> None:
+        from console.domain.session import SessionState
+
+        if state is SessionState.ACTIVE:
+            self.idle.arm()
+        else:
+            self.idle.disarm()
+
+    # -- the demo's phone ---------------------------------------------------------------------
+
+    def _ecps_pending(self, id_nat: str) -> None:
+        """An e-CPS request waits: show the phone window (demo, or the sandbox)."""
+        if self._phone is None or self._demo_phone is False or self._closed:
+            return
+        from console.views.tasks import spawn
+
+        task = spawn(self._show_phone(id_nat))
+        self._phone_tasks.add(task)
+        task.add_done_callback(self._phone_tasks.discard)
+
+    async def _show_phone(self, id_nat: str) -> None:
+        phone = cast("EcpsPhone", self._phone)
+        if self._demo_phone is None and self.phone_window is None:
+            if not await phone.available():
+                self._demo_phone = False  # not the sandbox: a real phone answers
+                return
+            self._demo_phone = True
+        if self._closed:
+            return
+        if self.phone_window is None:
+            from console.views.ecps import PhoneWindow
+
+            self.phone_window = PhoneWindow(phone)
+        self.phone_window.watch(id_nat)
 
     async def wait_started(self) -> None:
         """Wait until :meth:`start` has loaded everything and started the card monitor."""
@@ -355,11 +445,27 @@ class ConsoleApp:
             startup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await startup
+        self._idle_timer.stop()
+        if self._activity_installed:
+            from PySide6.QtWidgets import QApplication
+
+            app = QApplication.instance()
+            if app is not None:
+                app.removeEventFilter(self._activity)
+            self._activity_installed = False
+        for task in list(self._phone_tasks):
+            task.cancel()
+        if self.phone_window is not None:
+            self.phone_window.stop()
+            self.phone_window.hide()
+            self.phone_window.deleteLater()
+            self.phone_window = None
         if self.monitor is not None:
             await self.monitor.stop()
         try:
             if self.session.state is not SessionState.LOGGED_OUT:
                 await self.session.logout()
+            await self.session.aclose()
             # The patient closed with the window: its access mode ends before the gateway.
             await self.window.wait_access_ended(timeout=3.0)
         except ConsoleError as exc:
@@ -416,8 +522,6 @@ def install_error_handlers(window: MainWindow) -> None:
 
 def _install_startup_probe(window: QWidget) -> None:
     """``python -m bench startup``: print the time of the window's first paint, then exit."""
-    import time
-
     from PySide6.QtCore import QEvent, QObject
 
     class _FirstPaint(QObject):
@@ -487,8 +591,26 @@ def _dmp_gateway(settings: Settings) -> DmpGateway:
     return HttpDmpGateway(settings.server_url)
 
 
-def run_gui(settings: Settings, qt_argv: Sequence[str] | None = None) -> int:
-    """Create the application and run the console until its window is closed."""
+def _sandbox_phone(gateway: LazyAdapter[DmpGateway]) -> EcpsPhone:
+    from console.dmp.client import HttpDmpGateway, SandboxEcpsPhone
+
+    built = gateway.load()
+    if not isinstance(built, HttpDmpGateway):
+        raise TypeError("the demo phone needs the HTTP gateway")
+    return SandboxEcpsPhone(built)
+
+
+def run_gui(
+    settings: Settings, qt_argv: Sequence[str] | None = None, *, demo_phone: bool = False
+) -> int:
+    """Create the application and run the console until its window is closed.
+
+    Args:
+        settings: The settings.
+        qt_argv: Qt's command line.
+        demo_phone: Always show the e-CPS phone window (else: only when the server is the
+            sandbox).
+    """
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -508,10 +630,13 @@ def run_gui(settings: Settings, qt_argv: Sequence[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
+        gateway: LazyAdapter[DmpGateway] = LazyAdapter(lambda: _dmp_gateway(settings))
         console = ConsoleApp(
             settings,
             reader=LazyAdapter(lambda: _card_reader(settings)),
-            gateway=LazyAdapter(lambda: _dmp_gateway(settings)),
+            gateway=gateway,
+            phone=LazyAdapter(lambda: _sandbox_phone(gateway)),
+            demo_phone=True if demo_phone else None,
         )
         install_error_handlers(console.window)
         if os.environ.get(STARTUP_PROBE_ENV):
@@ -545,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
-    return run_gui(settings)
+    return run_gui(settings, demo_phone=args.demo_phone)
 
 
 if __name__ == "__main__":

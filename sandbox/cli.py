@@ -130,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="lifetime of a patient-scoped token in seconds (3600)",
     )
     serve.add_argument(
+        "--ciba-expires",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help="lifetime of an e-CPS (CIBA) login request in seconds (120)",
+    )
+    serve.add_argument(
         "--bris-de-glace-minutes",
         type=_positive,
         default=None,
@@ -244,6 +251,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     overrides: dict[str, int] = {}
     if args.patient_token_ttl is not None:
         overrides["patient_token_ttl_s"] = args.patient_token_ttl
+    if args.ciba_expires is not None:
+        overrides["ciba_expires_s"] = args.ciba_expires
     if args.bris_de_glace_minutes is not None:
         overrides["bris_de_glace_minutes"] = args.bris_de_glace_minutes
     if args.max_body_mb is not None:

@@ -49,12 +49,20 @@ from console.domain.dossier import (
     PatientRecord,
     ProfessionalLogin,
 )
-from console.domain.errors import NetworkError, ProtocolError
+from console.domain.errors import NetworkError, ProtocolError, ServerError
 from console.domain.ins import INS
 from console.domain.models import AccessMode, DocumentMeta
 from console.domain.rules import AccessRequest
+from console.domain.session import (
+    EcpsExpiredError,
+    EcpsPhoneRequest,
+    EcpsPollStatus,
+    EcpsRefusedError,
+    EcpsRequest,
+    EcpsUnknownIdentifierError,
+)
 
-__all__ = ["DocumentPage", "HttpDmpGateway"]
+__all__ = ["DocumentPage", "HttpDmpGateway", "SandboxEcpsPhone"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +71,9 @@ USER_AGENT: Final = "staff-console/0.1"
 RETRY_STATUSES: Final = frozenset({429, 503})
 DEFAULT_BACKOFF_S: Final = 1.0
 """Wait before a retry when a 429/503 answer has no usable Retry-After."""
+CIBA_GRANT_TYPE: Final = "urn:openid:params:grant-type:ciba"
+CIBA_DEFAULT_INTERVAL_S: Final = 5.0
+"""CIBA core 1.0, section 7.3: the poll interval when the server gives none."""
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -172,9 +183,13 @@ class HttpDmpGateway:
         token: str | None = None,
         params: Sequence[tuple[str, str]] | None = None,
         json_body: Mapping[str, Any] | None = None,
+        form_body: Mapping[str, str] | None = None,
         accept: str = FHIR_JSON,
     ) -> httpx.Response:
-        """Send one request (retrying an idempotent GET on 429/503); the 2xx answer or raise."""
+        """Send one request (retrying an idempotent GET on 429/503); the 2xx answer or raise.
+
+        ``form_body`` is sent ``application/x-www-form-urlencoded`` (the OAuth endpoints).
+        """
         headers = {"Accept": accept}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -187,6 +202,7 @@ class HttpDmpGateway:
                     url,
                     params=list(params) if params is not None else None,
                     json=json_body,
+                    data=dict(form_body) if form_body is not None else None,
                     headers=headers,
                     follow_redirects=False,
                 )
@@ -269,6 +285,85 @@ class HttpDmpGateway:
         )
         token, expires_at = self._token_answer(self._json(response), "/auth/card")
         return await self._login_from_token(token, expires_at)
+
+    # -- e-CPS (CIBA, poll mode) -----------------------------------------------------------------
+    async def start_ecps(self, id_nat: str, binding_message: str) -> EcpsRequest:
+        """Push a login request to ``id_nat``'s phone (``POST /auth/ciba``).
+
+        Raises:
+            EcpsUnknownIdentifierError: the directory does not know ``id_nat``.
+        """
+        form = {"login_hint": id_nat, "binding_message": binding_message, "scope": "openid"}
+        try:
+            response = await self._send(
+                "POST", self._url("/auth/ciba"), form_body=form, accept="application/json"
+            )
+        except ServerError as exc:
+            if exc.reason == "unknown_user_id":
+                raise EcpsUnknownIdentifierError(
+                    f"Identifiant national {id_nat} inconnu de l'annuaire du serveur DMP.",
+                    exc.reason,
+                ) from None
+            raise
+        body = self._json(response)
+        auth_req_id = body.get("auth_req_id")
+        if not isinstance(auth_req_id, str) or not auth_req_id:
+            raise ProtocolError("Réponse du serveur DMP incomplète : /auth/ciba.auth_req_id.")
+        expires_in = body.get("expires_in")
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+            raise ProtocolError("Réponse du serveur DMP incomplète : /auth/ciba.expires_in.")
+        interval = body.get("interval", CIBA_DEFAULT_INTERVAL_S)
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
+            raise ProtocolError("Réponse du serveur DMP invalide : /auth/ciba.interval.")
+        return EcpsRequest(
+            auth_req_id=auth_req_id,
+            id_nat=id_nat,
+            binding_message=binding_message,
+            expires_at=datetime.now(UTC) + timedelta(seconds=float(expires_in)),
+            interval_s=float(interval),
+        )
+
+    async def poll_ecps(self, request: EcpsRequest) -> ProfessionalLogin | EcpsPollStatus:
+        """One poll of the token endpoint (``POST /auth/token``).
+
+        Returns:
+            The professional's login once approved (the token is handed out once), else
+            ``PENDING`` or ``SLOW_DOWN`` (poll less often).
+
+        Raises:
+            EcpsRefusedError: refused on the phone.
+            EcpsExpiredError: not answered in time (or no longer valid).
+        """
+        form = {"grant_type": CIBA_GRANT_TYPE, "auth_req_id": request.auth_req_id}
+        try:
+            response = await self._send(
+                "POST", self._url("/auth/token"), form_body=form, accept="application/json"
+            )
+        except ServerError as exc:
+            if exc.status != 400:
+                raise
+            match exc.reason:
+                case EcpsPollStatus.PENDING.value:
+                    return EcpsPollStatus.PENDING
+                case EcpsPollStatus.SLOW_DOWN.value:
+                    return EcpsPollStatus.SLOW_DOWN
+                case "access_denied":
+                    raise EcpsRefusedError(
+                        "La connexion a été refusée sur le téléphone.", exc.reason
+                    ) from None
+                case "expired_token" | "invalid_grant":
+                    raise EcpsExpiredError(
+                        "La demande de connexion e-CPS a expiré.", exc.reason
+                    ) from None
+            raise
+        token, expires_at = self._token_answer(self._json(response), "/auth/token")
+        login = await self._login_from_token(token, expires_at)
+        if login.id_nat != request.id_nat:
+            raise ProtocolError(
+                "Réponse du serveur DMP incohérente : le jeton e-CPS n'est pas celui du "
+                "professionnel qui l'a demandé."
+            )
+        return login
 
     async def _login_from_token(self, token: str, expires_at: datetime) -> ProfessionalLogin:
         response = await self._send(
@@ -490,3 +585,56 @@ class HttpDmpGateway:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+class SandboxEcpsPhone:
+    """The demo's phone: the sandbox's ``/sandbox/ecps/...`` control endpoints.
+
+    :class:`console.services.ports.EcpsPhone` over the gateway's HTTP client. It talks to those
+    endpoints only; the real DMP has none (then :meth:`available` is False).
+    """
+
+    def __init__(self, gateway: HttpDmpGateway) -> None:
+        self._gateway = gateway
+
+    async def available(self) -> bool:
+        """Whether the server answers ``GET /sandbox/ecps/pending`` (it is the sandbox)."""
+        try:
+            response = await self._gateway._send(
+                "GET", self._gateway._url("/sandbox/ecps/pending"), accept="application/json"
+            )
+            return isinstance(self._gateway._json(response).get("pending"), list)
+        except (ServerError, ProtocolError, NetworkError):
+            return False
+
+    async def pending(self, id_nat: str) -> list[EcpsPhoneRequest]:
+        """The requests waiting on ``id_nat``'s phone, oldest first."""
+        response = await self._gateway._send(
+            "GET",
+            self._gateway._url("/sandbox/ecps/pending"),
+            params=[("login_hint", id_nat)],
+            accept="application/json",
+        )
+        rows = self._gateway._json(response).get("pending")
+        if not isinstance(rows, list):
+            raise ProtocolError("Réponse du bac à sable incomplète : /sandbox/ecps/pending.")
+        found = []
+        for row in rows:
+            if not isinstance(row, dict):
+                continue
+            auth_req_id, hint = row.get("auth_req_id"), row.get("login_hint")
+            binding, expires_in = row.get("binding_message"), row.get("expires_in")
+            if (
+                isinstance(auth_req_id, str)
+                and isinstance(hint, str)
+                and isinstance(binding, str)
+                and isinstance(expires_in, int)
+            ):
+                found.append(EcpsPhoneRequest(auth_req_id, hint, binding, expires_in))
+        return found
+
+    async def answer(self, request: EcpsPhoneRequest, approve: bool) -> None:
+        """Approve or deny ``request`` as the professional would on her phone."""
+        verb = "approve" if approve else "deny"
+        path = f"/sandbox/ecps/{quote(request.auth_req_id, safe='')}/{verb}"
+        await self._gateway._send("POST", self._gateway._url(path), accept="application/json")

@@ -16,6 +16,7 @@ from console.domain.dossier import (
 from console.domain.ins import INS
 from console.domain.models import DocumentMeta
 from console.domain.rules import AccessRequest
+from console.domain.session import EcpsPhoneRequest, EcpsPollStatus, EcpsRequest
 
 
 class CardSession(Protocol):
@@ -61,6 +62,20 @@ class DmpGateway(Protocol):
         self, certificate_der: bytes, nonce: str, signature: bytes, algorithm: str
     ) -> ProfessionalLogin: ...
 
+    async def start_ecps(self, id_nat: str, binding_message: str) -> EcpsRequest:
+        """Push a login request to the professional's phone (CIBA ``POST /auth/ciba``).
+
+        Raises EcpsUnknownIdentifierError for an identifier the directory does not know.
+        """
+        ...
+
+    async def poll_ecps(self, request: EcpsRequest) -> ProfessionalLogin | EcpsPollStatus:
+        """One poll of the token endpoint: the login once approved, else the pending status.
+
+        Raises EcpsRefusedError (refused on the phone), EcpsExpiredError (lapsed).
+        """
+        ...
+
     async def find_patient(self, login: ProfessionalLogin, ins: INS) -> PatientRecord | None: ...
 
     async def open_access(
@@ -78,3 +93,15 @@ class DmpGateway(Protocol):
     async def retrieve(self, grant: AccessGrant, document: DocumentMeta) -> bytes: ...
 
     async def aclose(self) -> None: ...
+
+
+class EcpsPhone(Protocol):
+    """The demo's phone: the sandbox's control endpoints that play the e-CPS app."""
+
+    async def available(self) -> bool:
+        """Whether the server plays the phone (it is the sandbox)."""
+        ...
+
+    async def pending(self, id_nat: str) -> list[EcpsPhoneRequest]: ...
+
+    async def answer(self, request: EcpsPhoneRequest, approve: bool) -> None: ...

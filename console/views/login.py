@@ -1,17 +1,24 @@
-"""The login page (cards found, PIN dialog, progress, errors) and the unlock page.
+"""The login page (cards found, PIN dialog, e-CPS, progress, errors) and the unlock page.
 
 The page lists the cards the readers hold (holder, profession, card label, PIN state), asks
 the PIN in a :class:`PinDialog` and logs in through :class:`~console.services.session.
 SessionService`. It implements the service's ``PinPrompt``: the PIN is read from the dialog
 once, the field is emptied as the dialog closes, and the page never retries a PIN by itself.
 
+Without a card, the professional types (or picks among the recent ones) her national
+identifier and logs in with e-CPS: the request goes to her phone and an
+:class:`~console.views.ecps.EcpsWaitDialog` shows the code to compare, until she answers,
+cancels, or the request expires.
+
 The same class, built with ``unlock=True``, is the page of a locked session: the card back
-and the PIN resume the session; another card ends it (the service decides).
+and the PIN (or a new e-CPS approval) resume the session; another professional ends it (the
+service decides).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Coroutine, Sequence
@@ -30,6 +37,7 @@ from PySide6.QtGui import QColor, QKeySequence, QRegularExpressionValidator, QSh
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QDialog,
     QHBoxLayout,
     QHeaderView,
@@ -57,8 +65,22 @@ from console.domain.errors import (
     PinLockedError,
     ServerError,
 )
-from console.domain.session import LockReason
-from console.services.session import CardChoice, SessionService
+from console.domain.session import (
+    AuthMethod,
+    EcpsExpiredError,
+    EcpsPending,
+    EcpsRefusedError,
+    EcpsUnknownIdentifierError,
+    LockReason,
+    is_valid_id_nat,
+)
+from console.services.session import (
+    CardChoice,
+    InvalidIdentifierError,
+    SessionHolder,
+    SessionService,
+)
+from console.views.ecps import EcpsWaitDialog
 from console.views.tasks import spawn
 
 __all__ = [
@@ -154,6 +176,27 @@ def describe_login_error(error: ConsoleError, pin_state: PinState | None = None)
         error: The error raised by the session service.
         pin_state: The card's PIN state after a wrong PIN, when known.
     """
+    if isinstance(error, EcpsRefusedError):
+        return QCoreApplication.translate(
+            "LoginPage",
+            "La connexion a été refusée dans l'application e-CPS. Aucune session n'a été ouverte.",
+        )
+    if isinstance(error, EcpsExpiredError):
+        return QCoreApplication.translate(
+            "LoginPage",
+            "La demande e-CPS a expiré sans avoir été validée sur le téléphone. "
+            "Recommencez pour envoyer une nouvelle demande.",
+        )
+    if isinstance(error, EcpsUnknownIdentifierError):
+        return QCoreApplication.translate(
+            "LoginPage",
+            "Cet identifiant national est inconnu de l'annuaire du DMP. Vérifiez-le.",
+        )
+    if isinstance(error, InvalidIdentifierError):
+        return QCoreApplication.translate(
+            "LoginPage",
+            "Saisissez votre identifiant national (par exemple 8 suivi de votre numéro RPPS).",
+        )
     if isinstance(error, PinIncorrectError):
         if pin_state is PinState.FINAL_TRY:
             return QCoreApplication.translate(
@@ -455,9 +498,12 @@ class LoginPage(QWidget):
     Signals:
         loggedIn(object): a login succeeded (or a locked session resumed); the argument is the
             :class:`~console.domain.dossier.ProfessionalLogin`.
+        ecpsPending(str): an e-CPS request waits on the phone of this national identifier
+            (the demo shows its phone window).
     """
 
     loggedIn = Signal(object)
+    ecpsPending = Signal(str)
 
     def __init__(
         self, session: SessionService, *, unlock: bool = False, parent: QWidget | None = None
@@ -469,6 +515,7 @@ class LoginPage(QWidget):
         self._refresh_again = False
         self._login_task: asyncio.Task[None] | None = None
         self._pin_dialog: PinDialog | None = None
+        self._ecps_dialog: EcpsWaitDialog | None = None
         self._card_left_during_pin = False
         self._tasks: set[asyncio.Task[None]] = set()
         # A page deleted with work in flight: its tasks must not touch it afterwards.
@@ -531,10 +578,33 @@ class LoginPage(QWidget):
         self.cancel_button.setObjectName("cancelLogin")
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.hide()
+        self.ecps_label = QLabel(self.tr("Sans carte, avec l'application e-CPS :"))
+        self.ecps_label.setObjectName("ecpsLabel")
+        self.ecps_id_edit = QComboBox()
+        self.ecps_id_edit.setObjectName("ecpsIdNat")
+        self.ecps_id_edit.setEditable(True)
+        self.ecps_id_edit.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.ecps_id_edit.setMinimumContentsLength(16)
+        self.ecps_id_edit.setAccessibleName(self.tr("Identifiant national"))
+        self.ecps_id_edit.setToolTip(
+            self.tr("Votre identifiant national (RPPS précédé de 8); les derniers utilisés")
+        )
+        line_edit = QLineEdit()
+        self.ecps_id_edit.setLineEdit(line_edit)
+        line_edit.setPlaceholderText(self.tr("Identifiant national"))
+        line_edit.setMaxLength(40)
+        line_edit.setValidator(
+            QRegularExpressionValidator(QRegularExpression(r"[0-9A-Za-z/\-]{0,40}"), self)
+        )
+        line_edit.returnPressed.connect(self.login_ecps)
+        self.ecps_id_edit.editTextChanged.connect(lambda _text: self._update_buttons())
+        self.ecps_id_edit.addItems(session.recent_id_nats())
         self.ecps_button = QPushButton(self.tr("Se connecter avec e-CPS"))
         self.ecps_button.setObjectName("ecpsButton")
-        self.ecps_button.setEnabled(False)
-        self.ecps_button.setToolTip(self.tr("Bientôt : connexion avec l'application e-CPS."))
+        self.ecps_button.setToolTip(
+            self.tr("Envoyer une demande de connexion à l'application e-CPS de votre téléphone")
+        )
+        self.ecps_button.clicked.connect(self.login_ecps)
         self.logout_button = QPushButton(self.tr("Fermer la session"))
         self.logout_button.setObjectName("logoutButton")
         self.logout_button.setToolTip(
@@ -542,7 +612,6 @@ class LoginPage(QWidget):
         )
         self.logout_button.clicked.connect(self.logout)
         self.logout_button.setVisible(unlock)
-        self.ecps_button.setVisible(not unlock)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("loginProgress")
@@ -564,9 +633,12 @@ class LoginPage(QWidget):
         buttons.addWidget(self.refresh_button)
         buttons.addStretch(1)
         buttons.addWidget(self.logout_button)
-        buttons.addWidget(self.ecps_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.login_button)
+        ecps_row = QHBoxLayout()
+        ecps_row.addWidget(self.ecps_label)
+        ecps_row.addWidget(self.ecps_id_edit, 1)
+        ecps_row.addWidget(self.ecps_button)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.title_label)
@@ -574,6 +646,7 @@ class LoginPage(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.cards_status_label)
         layout.addLayout(buttons)
+        layout.addLayout(ecps_row)
         layout.addWidget(self.progress_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.message_label)
@@ -602,6 +675,19 @@ class LoginPage(QWidget):
         """The PIN dialog while it is open."""
         return self._pin_dialog
 
+    @property
+    def ecps_dialog(self) -> EcpsWaitDialog | None:
+        """The dialog waiting for the phone while it is open."""
+        return self._ecps_dialog
+
+    def ecps_id_nat(self) -> str:
+        """The national identifier typed or picked for e-CPS."""
+        return self.ecps_id_edit.currentText().strip()
+
+    def set_ecps_id_nat(self, id_nat: str) -> None:
+        """Put `id_nat` in the e-CPS field."""
+        self.ecps_id_edit.setEditText(id_nat)
+
     def message(self) -> str:
         """The message shown to the user (last login result)."""
         return self.message_label.text()
@@ -614,21 +700,39 @@ class LoginPage(QWidget):
         self.message_label.setText(text)
         self.message_label.setStyleSheet(style)
 
-    def set_locked_holder(self, identity: CardIdentity | None, reason: LockReason | None) -> None:
-        """Say whose session is locked and why (unlock page)."""
+    def set_locked_holder(self, holder: SessionHolder | None, reason: LockReason | None) -> None:
+        """Say whose session is locked, why, and how to resume it (unlock page)."""
+        ecps = holder is not None and holder.method is AuthMethod.ECPS
         if reason is LockReason.CARD_REMOVED:
             why = self.tr("La carte a été retirée du lecteur.")
         elif reason is LockReason.IDLE:
             why = self.tr("La session a été verrouillée après une période d'inactivité.")
+        elif reason is LockReason.EXPIRED and ecps:
+            why = self.tr(
+                "La connexion e-CPS a atteint sa durée maximale : elle ne peut pas être "
+                "prolongée sans une nouvelle validation sur le téléphone."
+            )
+        elif reason is LockReason.EXPIRED:
+            why = self.tr(
+                "Le jeton de connexion a expiré et n'a pas pu être renouvelé avec la carte."
+            )
         else:
             why = self.tr("La session a été verrouillée.")
-        if identity is not None:
+        if holder is None:
+            what = self.tr("Insérez votre carte et saisissez son code PIN.")
+        elif ecps:
+            what = self.tr(
+                "Cette session e-CPS n'utilise pas de carte : pour la reprendre, %1 doit "
+                "valider une nouvelle demande e-CPS sur son téléphone (bouton « Se connecter "
+                "avec e-CPS »). Toute autre connexion fermera cette session."
+            ).replace("%1", holder.display_name)
+            self.set_ecps_id_nat(holder.id_nat)
+        else:
             what = self.tr(
                 "Pour reprendre, insérez la carte de %1 et saisissez son code PIN. "
                 "Une autre carte fermera cette session."
-            ).replace("%1", identity.display_name)
-        else:
-            what = self.tr("Insérez votre carte et saisissez son code PIN.")
+            ).replace("%1", holder.display_name)
+            self.set_ecps_id_nat("")
         self.explanation_label.setText(f"{why} {what}")
         self._set_message("")
 
@@ -640,6 +744,8 @@ class LoginPage(QWidget):
         self.table.setEnabled(not busy)
         self.cancel_button.setVisible(busy)
         self.logout_button.setEnabled(not busy)
+        self.ecps_id_edit.setEnabled(not busy)
+        self.ecps_button.setEnabled(not busy and is_valid_id_nat(self.ecps_id_nat()))
 
     def _show_progress(self, text: str | None) -> None:
         self.progress.setVisible(text is not None)
@@ -724,6 +830,63 @@ class LoginPage(QWidget):
             return
         self._login_task = self._spawn(self._login(choice))
         self._update_buttons()
+
+    def login_ecps(self) -> None:
+        """Log in with e-CPS for the identifier typed (nothing happens while a login runs)."""
+        if self.busy:
+            return
+        id_nat = self.ecps_id_nat()
+        if not is_valid_id_nat(id_nat):
+            self._set_message(describe_login_error(InvalidIdentifierError()), _WARNING_STYLE)
+            return
+        self._login_task = self._spawn(self._login_ecps(id_nat))
+        self._update_buttons()
+
+    async def _login_ecps(self, id_nat: str) -> None:
+        dialog = EcpsWaitDialog(id_nat, self)
+        self._ecps_dialog = dialog
+        dialog.rejected.connect(self._ecps_rejected)
+
+        def pending(request: EcpsPending) -> None:
+            dialog.show_pending(request)
+            self.ecpsPending.emit(request.id_nat)
+
+        self._set_message("")
+        dialog.open()
+        try:
+            login = await self._session.login_with_ecps(id_nat, pending)
+        except asyncio.CancelledError:
+            self._set_message(self.tr("Connexion e-CPS annulée."))
+            raise
+        except ConsoleError as exc:
+            log.info("e-CPS login failed: %s", type(exc).__name__)
+            self._set_message(describe_login_error(exc), _ERROR_STYLE)
+            return
+        finally:
+            self._ecps_dialog = None
+            with contextlib.suppress(RuntimeError):  # the page (and the dialog) deleted
+                dialog.finish()
+                dialog.deleteLater()
+                self._login_task = None
+                self._update_buttons()
+        if login is None:
+            self._set_message(self.tr("Connexion e-CPS annulée."))
+            return
+        self._remember_ecps(id_nat)
+        self._logged_in(login)
+
+    def _ecps_rejected(self) -> None:
+        if self._ecps_dialog is not None:  # "Annuler" (not the dialog closed at the end)
+            self.cancel()
+
+    def _remember_ecps(self, id_nat: str) -> None:
+        self.ecps_id_edit.blockSignals(True)
+        try:
+            self.ecps_id_edit.clear()
+            self.ecps_id_edit.addItems(self._session.recent_id_nats())
+            self.ecps_id_edit.setEditText(id_nat)
+        finally:
+            self.ecps_id_edit.blockSignals(False)
 
     def cancel(self) -> None:
         """Abandon the running login (the PIN dialog closes, nothing is retried)."""

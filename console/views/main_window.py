@@ -2,9 +2,14 @@
 
 The window follows the session service (a listener): when the session locks, every view
 drops its patient data at once (``clear()`` on the search and dossier widgets, the open
-dossier forgotten and its access mode ended on the server, dialogs closed) and the unlock
-page asks for the card and the PIN; the same card resumes, another card starts a fresh
-session; when the session ends, the login page comes back.
+dossier forgotten and its access mode ended on the server, every dialog of the application
+closed) and the unlock page asks for the card and the PIN, or for a new e-CPS approval; the
+same professional resumes on the patient search page (see :meth:`MainWindow.
+_on_session_changed`), anybody else starts a fresh session; when the session ends, the login
+page comes back.
+
+:class:`UserActivityFilter`, installed on the application by ``console.app``, reports every
+key and mouse event (of any window, modal dialogs included) to the idle lock.
 
 The patient search and dossier widgets are made by factories given to the window (see
 :class:`PatientSearchPage` and :class:`DossierPage`), so that ``console.app`` wires the real
@@ -22,9 +27,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal, SignalInstance
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QLabel,
     QMainWindow,
@@ -32,10 +38,11 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QWidget,
 )
+from shiboken6 import isValid
 
 from console.domain.card import TokenInfo
 from console.domain.errors import ConsoleError
-from console.domain.session import LockReason, SessionState
+from console.domain.session import AuthMethod, LockReason, SessionState
 from console.services.dossier import DossierService, OpenDossier
 from console.services.notice import NoticeService
 from console.services.session import SessionService
@@ -43,7 +50,7 @@ from console.views.login import LoginPage
 from console.views.notice import NoticeDialog
 from console.views.tasks import spawn
 
-__all__ = ["DossierPage", "MainWindow", "PatientSearchPage"]
+__all__ = ["DossierPage", "MainWindow", "PatientSearchPage", "UserActivityFilter"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,44 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+_INPUT_EVENTS: frozenset[QEvent.Type] = frozenset(
+    {
+        QEvent.Type.KeyPress,
+        QEvent.Type.KeyRelease,
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.MouseButtonRelease,
+        QEvent.Type.MouseButtonDblClick,
+        QEvent.Type.MouseMove,
+        QEvent.Type.Wheel,
+        QEvent.Type.TouchBegin,
+        QEvent.Type.TouchUpdate,
+        QEvent.Type.TabletPress,
+        QEvent.Type.Shortcut,
+    }
+)
+"""What counts as the professional being there (a repaint or a timer does not)."""
+
+
+class UserActivityFilter(QObject):
+    """An application-wide event filter: every key and mouse event calls ``on_input``.
+
+    It never consumes an event. Install it with ``QApplication.installEventFilter``.
+
+    Args:
+        on_input: Called for each input event (keep it cheap: ``IdleLock.touch``).
+        parent: The owner.
+    """
+
+    def __init__(self, on_input: Callable[[], object], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._on_input = on_input
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in _INPUT_EVENTS:
+            self._on_input()
+        return False
+
+
 class MainWindow(QMainWindow):
     """The console's window.
 
@@ -119,10 +164,12 @@ class MainWindow(QMainWindow):
         closed(): the window was closed (the application then quits).
         firstPainted(): the window was painted for the first time (emitted once, just after
             that paint): the moment to load what the login page does not need.
+        ecpsPending(str): an e-CPS request waits on the phone of this national identifier.
     """
 
     closed = Signal()
     firstPainted = Signal()
+    ecpsPending = Signal(str)
 
     def __init__(
         self,
@@ -152,6 +199,8 @@ class MainWindow(QMainWindow):
         self._present: dict[tuple[int, str], TokenInfo] = {}
         self._reader_failing = False
         self._last_state = session.state
+        self._shown_generation: int | None = None
+        """The session whose patient pages were reached (a resume goes back to them)."""
         self._notice_pending = False
         self._notice_dialog: NoticeDialog | None = None
         self._welcome_task: asyncio.Task[None] | None = None
@@ -166,6 +215,8 @@ class MainWindow(QMainWindow):
 
         self.login_page = LoginPage(session)
         self.lock_page = LoginPage(session, unlock=True)
+        self.login_page.ecpsPending.connect(self.ecpsPending)
+        self.lock_page.ecpsPending.connect(self.ecpsPending)
         self.stack = QStackedWidget()
         self.stack.setObjectName("pages")
         self.stack.addWidget(self.login_page)
@@ -248,10 +299,9 @@ class MainWindow(QMainWindow):
             self.tr("Se &déconnecter"), [QKeySequence("Ctrl+Shift+L")], self.logout
         )
         self.quit_action = self._action(self.tr("&Quitter"), [QKeySequence("Ctrl+Q")], self.close)
+        # Ctrl+O only: Ctrl+F belongs to the dossier view (its table filter).
         self.search_action = self._action(
-            self.tr("&Rechercher un patient"),
-            [QKeySequence("Ctrl+F"), QKeySequence("Ctrl+O")],
-            self.search_patient,
+            self.tr("&Rechercher un patient"), [QKeySequence("Ctrl+O")], self.search_patient
         )
         self.close_patient_action = self._action(
             self.tr("&Fermer le patient"), [QKeySequence("Ctrl+W")], self.close_patient
@@ -292,7 +342,7 @@ class MainWindow(QMainWindow):
             spawn(self._session.logout())
 
     def search_patient(self) -> None:
-        """Go to the patient search (Ctrl+F, Ctrl+O), closing the patient open."""
+        """Go to the patient search (Ctrl+O), closing the patient open."""
         if not self._usable():
             return
         if self._open_dossier is not None:
@@ -343,6 +393,7 @@ class MainWindow(QMainWindow):
         if previous is not None and previous is not open_dossier:
             self._end_access(previous, "patient_closed")
         self._open_dossier = open_dossier
+        self._session.patient_opened(open_dossier.grant.mode)
         self.prepare_patient_pages()
         assert self._dossier is not None
         self._dossier.show_dossier(open_dossier)
@@ -351,6 +402,7 @@ class MainWindow(QMainWindow):
     def _forget_dossier(self, reason: str) -> None:
         open_dossier, self._open_dossier = self._open_dossier, None
         if open_dossier is not None:
+            self._session.patient_closed()
             self._end_access(open_dossier, reason)
 
     def _end_access(self, open_dossier: OpenDossier, reason: str) -> None:
@@ -374,28 +426,56 @@ class MainWindow(QMainWindow):
             except Exception:  # one broken view must not keep the others showing data
                 log.exception("a view failed to clear its patient data")
         self._forget_dossier(reason)
-        for dialog in self.findChildren(QDialog):
+        self.close_dialogs()
+
+    def close_dialogs(self) -> None:
+        """Reject every dialog open in the application (the window's and any other)."""
+        dialogs = set(self.findChildren(QDialog))
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            dialogs.update(w for w in app.topLevelWidgets() if isinstance(w, QDialog))
+        for dialog in dialogs:
             if dialog.isVisible():
-                dialog.reject()
+                try:
+                    dialog.reject()
+                except Exception:  # the others must close all the same
+                    log.exception("a dialog failed to close")
 
     # -- session --------------------------------------------------------------------------------
 
     def _on_session_changed(self, state: SessionState, reason: LockReason | None) -> None:
+        """Follow the session.
+
+        Resume point: after an unlock by the same professional, the patient search page (not
+        the patient that was open). The lock ended that patient's access mode on the server
+        (a bris de glace needs a new justification anyway) and the console keeps nothing of
+        the patient while locked, so there is nothing to re-open without asking again.
+        """
+        if not isValid(self):
+            return  # the window was deleted (at exit) before the session ended
         previous, self._last_state = self._last_state, state
+        # From AUTHENTICATING (a login or an unlock that failed, or another professional
+        # replacing a locked session), nothing is shown yet: the login's dialogs stay.
+        settled = previous is not SessionState.AUTHENTICATING
         if state is SessionState.LOCKED:
-            self._cancel_welcome()
-            self._drop_patient_data("session_locked")
-            self.lock_page.set_locked_holder(self._session.identity, reason)
-            self._show_page(self.lock_page)
+            if settled:
+                self._cancel_welcome()
+                self._drop_patient_data("session_locked")
+                self.lock_page.set_locked_holder(self._session.holder, reason)
+                self._show_page(self.lock_page)
         elif state is SessionState.LOGGED_OUT:
             self._cancel_welcome()
             self._notice_pending = False
-            self._drop_patient_data("logout")
-            self._show_page(self.login_page)
+            self._shown_generation = None
+            if settled:
+                self._drop_patient_data("logout")
+                self._show_page(self.login_page)
         elif state is SessionState.ACTIVE:
-            if previous is SessionState.LOCKED and not self._notice_pending:
-                self._show_page(self.search_page)
+            generation = self._session.machine.generation
+            if generation == self._shown_generation and not self._notice_pending:
+                self._show_page(self.search_page)  # resumed
             else:
+                self._shown_generation = generation
                 self._notice_pending = True
                 task = spawn(self._welcome())
                 self._welcome_task = task
@@ -476,13 +556,17 @@ class MainWindow(QMainWindow):
 
     def _update_state(self) -> None:
         state = self._session.state
-        identity = self._session.identity
-        if identity is not None and state in (SessionState.ACTIVE, SessionState.LOCKED):
-            self.user_label.setText(f"{identity.display_name} — {identity.profession_label}")
+        holder = self._session.holder
+        ecps = holder is not None and holder.method is AuthMethod.ECPS
+        if holder is not None and state in (SessionState.ACTIVE, SessionState.LOCKED):
+            detail = self.tr("e-CPS") if ecps else holder.profession_label
+            self.user_label.setText(f"{holder.display_name} — {detail}")
         else:
             self.user_label.setText(self.tr("Non connecté"))
         if state is SessionState.LOCKED:
             card = self.tr("Verrouillé")
+        elif state is SessionState.ACTIVE and ecps:
+            card = self.tr("Connexion e-CPS (sans carte)")
         elif self._reader_failing:
             card = self.tr("Lecteur de cartes indisponible")
         elif state is SessionState.ACTIVE or self._present:
@@ -492,7 +576,7 @@ class MainWindow(QMainWindow):
         self.card_label.setText(card)
         usable = self._usable()
         self.lock_action.setEnabled(state is SessionState.ACTIVE)
-        self.logout_action.setEnabled(state is not SessionState.LOGGED_OUT)
+        self.logout_action.setEnabled(state in (SessionState.ACTIVE, SessionState.LOCKED))
         self.search_action.setEnabled(usable)
         self.close_patient_action.setEnabled(usable and self._open_dossier is not None)
         self.refresh_cards_action.setEnabled(state is not SessionState.ACTIVE)

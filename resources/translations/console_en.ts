@@ -93,7 +93,7 @@
 <context>
     <name>CardTableModel</name>
     <message>
-        <location filename="../../console/views/login.py" line="+258"/>
+        <location filename="../../console/views/login.py" line="+301"/>
         <source>Titulaire</source>
         <translation>Holder</translation>
     </message>
@@ -154,9 +154,14 @@
 <context>
     <name>DocumentTableModel</name>
     <message>
-        <location filename="../../console/views/document_model.py" line="+201"/>
+        <location filename="../../console/views/document_model.py" line="+209"/>
         <source>Date de l&apos;acte</source>
         <translation>Date of the act</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Déposé le</source>
+        <translation type="unfinished"></translation>
     </message>
     <message>
         <location line="+2"/>
@@ -180,6 +185,11 @@
     </message>
     <message>
         <location line="+2"/>
+        <source>Profession</source>
+        <translation type="unfinished">Profession</translation>
+    </message>
+    <message>
+        <location line="+2"/>
         <source>Structure</source>
         <translation>Organisation</translation>
     </message>
@@ -194,7 +204,7 @@
         <translation>Status</translation>
     </message>
     <message>
-        <location line="+39"/>
+        <location line="+41"/>
         <source>Masqué</source>
         <translation>Hidden</translation>
     </message>
@@ -224,25 +234,32 @@
         <translation>Current</translation>
     </message>
     <message>
-        <location line="+26"/>
+        <location line="+30"/>
         <source>Acte du {act}, déposé le {deposit}</source>
         <translation>Act of {act}, deposited on {deposit}</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Déposé depuis votre dernière consultation de ce dossier</source>
+        <translation type="unfinished"></translation>
     </message>
 </context>
 <context>
     <name>DossierView</name>
     <message>
-        <location filename="../../console/views/dossier_view.py" line="+185"/>
+        <location filename="../../console/views/dossier_view.py" line="+287"/>
         <source>Fermer le dossier</source>
         <translation>Close the record</translation>
     </message>
     <message>
-        <location line="+27"/>
+        <location line="+31"/>
+        <location line="+389"/>
+        <location line="+10"/>
         <source>2 dernières années</source>
         <translation>Last 2 years</translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="-393"/>
         <source>Retirer ce filtre : afficher tout l&apos;historique du patient</source>
         <translation>Remove this filter: show the patient&apos;s whole history</translation>
     </message>
@@ -252,27 +269,32 @@
         <translation>Remove the last-2-years filter</translation>
     </message>
     <message>
-        <location line="+11"/>
+        <location line="+17"/>
         <source>Chargement…</source>
         <translation>Loading…</translation>
     </message>
     <message>
-        <location line="+23"/>
+        <location line="+32"/>
         <source>Documents du patient</source>
         <translation>Patient&apos;s documents</translation>
     </message>
     <message>
-        <location line="+79"/>
+        <location line="+335"/>
         <source>Règle du DMP : à la première ouverture, seuls les documents des deux dernières années sont listés (depuis le {start}).</source>
         <translation>DMP rule: at the first opening, only the documents of the last two years are listed (since {start}).</translation>
     </message>
     <message>
-        <location line="+89"/>
+        <location line="-43"/>
         <source>Date de naissance inconnue</source>
         <translation>Date of birth unknown</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="-12"/>
+        <source>Disposition par défaut</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+16"/>
         <source>Née le {date}</source>
         <translation>Born on {date}</translation>
     </message>
@@ -307,12 +329,17 @@
         <translation>Centre 15 (regulation)</translation>
     </message>
     <message>
-        <location line="+27"/>
+        <location line="+22"/>
+        <source>Règle du DMP : les documents connus depuis votre première consultation couvrent les deux dernières années ; seuls les dépôts depuis votre dernière consultation ({since}) ont été recherchés.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+58"/>
         <source>Liste incomplète : {reason}</source>
         <translation>Incomplete list: {reason}</translation>
     </message>
     <message>
-        <location line="+41"/>
+        <location line="+40"/>
         <source>{shown} document sur {total}</source>
         <translation>{shown} document of {total}</translation>
     </message>
@@ -341,11 +368,269 @@
         <source>{text} (sur {total} annoncés)</source>
         <translation>{text} (of {total} announced)</translation>
     </message>
+    <message>
+        <location line="+13"/>
+        <source>Rien de nouveau depuis le {since}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>1 nouveau document depuis le {since}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>{count} nouveaux documents depuis le {since}</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>EcpsWaitDialog</name>
+    <message>
+        <location filename="../../console/views/ecps.py" line="+79"/>
+        <source>Connexion e-CPS</source>
+        <translation>e-CPS sign-in</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Envoi de la demande de connexion à l&apos;application e-CPS de %1…</source>
+        <translation>Sending the sign-in request to the e-CPS app of %1…</translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>Validez la demande dans l&apos;application e-CPS de votre téléphone, après avoir vérifié qu&apos;elle affiche ce code :</source>
+        <translation>Approve the request in the e-CPS app on your phone, after checking that it shows this code:</translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>Si le code du téléphone est différent, refusez la demande sur le téléphone.</source>
+        <translation>If the phone shows another code, refuse the request on the phone.</translation>
+    </message>
+    <message>
+        <location line="+12"/>
+        <source>Annuler</source>
+        <translation>Cancel</translation>
+    </message>
+    <message>
+        <location line="+35"/>
+        <source>Demande envoyée à l&apos;application e-CPS de %1.</source>
+        <translation>Request sent to the e-CPS app of %1.</translation>
+    </message>
+    <message>
+        <location line="+21"/>
+        <source>La demande expire dans %1.</source>
+        <translation>The request expires in %1.</translation>
+    </message>
+</context>
+<context>
+    <name>FilterBar</name>
+    <message>
+        <location filename="../../console/views/filter_bar.py" line="+123"/>
+        <source>Filtrer : titre, type, auteur… (Ctrl+F)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Filtrer les documents</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Type</source>
+        <translation type="unfinished">Type</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Classe</source>
+        <translation type="unfinished">Class</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Auteur</source>
+        <translation type="unfinished">Author</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Visibilité</source>
+        <translation type="unfinished">Visibility</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Archivés</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <location line="+306"/>
+        <source>Nouveaux seulement</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="-301"/>
+        <source>Effacer tous les filtres</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Filtres</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Du</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Au</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Appliquer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+11"/>
+        <source>Période</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Nouveaux</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>N&apos;afficher que les documents déposés depuis votre dernière consultation</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Favoris</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Filtres enregistrés</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+108"/>
+        <source>Enregistrer le filtre</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Nom du filtre :</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+45"/>
+        <source>Tous les documents</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Masquer les archivés</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <location line="+103"/>
+        <source>Archivés seulement</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="-90"/>
+        <source>Nouveaux seulement ({count})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>(aucun)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+28"/>
+        <source>Enregistrer le filtre actuel…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Supprimer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>Masqué aux professionnels</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Invisible pour le patient</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Invisible pour les représentants légaux</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Normale</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>Texte : « {text} »</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Type : {label}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Classe : {label}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Auteur : {label}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Depuis le {date}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Jusqu&apos;au {date}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Visibilité : {label}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Sans les archivés</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+17"/>
+        <source>Retirer le filtre {text}</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 <context>
     <name>LoginPage</name>
     <message>
-        <location filename="../../console/views/login.py" line="+184"/>
+        <location filename="../../console/views/login.py" line="+188"/>
         <source>Session verrouillée</source>
         <translation>Session locked</translation>
     </message>
@@ -365,7 +650,7 @@
         <translation>Cards found</translation>
     </message>
     <message>
-        <location line="+11"/>
+        <location line="+14"/>
         <source>Actualiser</source>
         <translation>Refresh</translation>
     </message>
@@ -390,17 +675,12 @@
         <translation>Cancel</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+25"/>
         <source>Se connecter avec e-CPS</source>
         <translation>Sign in with e-CPS</translation>
     </message>
     <message>
-        <location line="+3"/>
-        <source>Bientôt : connexion avec l&apos;application e-CPS.</source>
-        <translation>Coming soon: sign in with the e-CPS app.</translation>
-    </message>
-    <message>
-        <location line="+1"/>
+        <location line="+6"/>
         <source>Fermer la session</source>
         <translation>Close the session</translation>
     </message>
@@ -410,7 +690,7 @@
         <translation>Close the locked session so that someone else can sign in</translation>
     </message>
     <message>
-        <location line="+79"/>
+        <location line="+96"/>
         <source>La carte a été retirée du lecteur.</source>
         <translation>The card was removed from the reader.</translation>
     </message>
@@ -420,33 +700,33 @@
         <translation>The session was locked after a period of inactivity.</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+11"/>
         <source>La session a été verrouillée.</source>
         <translation>The session was locked.</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="+12"/>
         <source>Pour reprendre, insérez la carte de %1 et saisissez son code PIN. Une autre carte fermera cette session.</source>
         <translation>To resume, insert the card of %1 and type its PIN. Another card will close this session.</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="-10"/>
         <source>Insérez votre carte et saisissez son code PIN.</source>
         <translation>Insert your card and type its PIN.</translation>
     </message>
     <message>
-        <location line="+49"/>
+        <location line="+60"/>
         <source>Recherche des cartes…</source>
         <translation>Looking for cards…</translation>
     </message>
     <message>
-        <location line="-499"/>
-        <location line="+517"/>
+        <location line="-561"/>
+        <location line="+579"/>
         <source>Aucune carte détectée. Insérez votre carte CPS dans le lecteur.</source>
         <translation>No card found. Insert your CPS card in the reader.</translation>
     </message>
     <message>
-        <location line="-603"/>
+        <location line="-686"/>
         <source>Normal</source>
         <translation>Normal</translation>
     </message>
@@ -471,7 +751,27 @@
         <translation>This card is locked: a wrong PIN was typed too many times. Unlock it with its unblocking code (PUK) in the ANS&apos;s CPS Gestion tool (or the card issuer&apos;s tool), then try again. No sign-in was attempted.</translation>
     </message>
     <message>
-        <location line="+56"/>
+        <location line="+55"/>
+        <source>La connexion a été refusée dans l&apos;application e-CPS. Aucune session n&apos;a été ouverte.</source>
+        <translation>The sign-in was refused in the e-CPS app. No session was opened.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>La demande e-CPS a expiré sans avoir été validée sur le téléphone. Recommencez pour envoyer une nouvelle demande.</source>
+        <translation>The e-CPS request expired before it was approved on the phone. Start again to send a new request.</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Cet identifiant national est inconnu de l&apos;annuaire du DMP. Vérifiez-le.</source>
+        <translation>This national identifier is not in the DMP directory. Please check it.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Saisissez votre identifiant national (par exemple 8 suivi de votre numéro RPPS).</source>
+        <translation>Enter your national identifier (for example 8 followed by your RPPS number).</translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>Code PIN incorrect. Il ne reste qu&apos;un essai : un nouveau code erroné bloquera la carte.</source>
         <translation>Wrong PIN. Only one try is left: another wrong PIN will lock the card.</translation>
     </message>
@@ -516,7 +816,43 @@
         <translation>The DMP server refused the sign-in.</translation>
     </message>
     <message>
-        <location line="+494"/>
+        <location line="+329"/>
+        <source>Sans carte, avec l&apos;application e-CPS :</source>
+        <translation>Without a card, with the e-CPS app:</translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <location line="+6"/>
+        <source>Identifiant national</source>
+        <translation>National identifier</translation>
+    </message>
+    <message>
+        <location line="-4"/>
+        <source>Votre identifiant national (RPPS précédé de 8); les derniers utilisés</source>
+        <translation>Your national identifier (8 followed by your RPPS number); the last ones used</translation>
+    </message>
+    <message>
+        <location line="+15"/>
+        <source>Envoyer une demande de connexion à l&apos;application e-CPS de votre téléphone</source>
+        <translation>Send a sign-in request to the e-CPS app on your phone</translation>
+    </message>
+    <message>
+        <location line="+107"/>
+        <source>La connexion e-CPS a atteint sa durée maximale : elle ne peut pas être prolongée sans une nouvelle validation sur le téléphone.</source>
+        <translation>The e-CPS sign-in reached its maximum duration: it cannot be extended without a new approval on the phone.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Le jeton de connexion a expiré et n&apos;a pas pu être renouvelé avec la carte.</source>
+        <translation>The sign-in token expired and could not be renewed with the card.</translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>Cette session e-CPS n&apos;utilise pas de carte : pour la reprendre, %1 doit valider une nouvelle demande e-CPS sur son téléphone (bouton « Se connecter avec e-CPS »). Toute autre connexion fermera cette session.</source>
+        <translation>This e-CPS session uses no card: to resume it, %1 must approve a new e-CPS request on her phone (“Sign in with e-CPS” button). Any other sign-in will close this session.</translation>
+    </message>
+    <message>
+        <location line="+83"/>
         <source>1 carte détectée.</source>
         <translation>1 card found.</translation>
     </message>
@@ -531,7 +867,13 @@
         <translation>Choose a card in the list.</translation>
     </message>
     <message>
-        <location line="+18"/>
+        <location line="+30"/>
+        <location line="+14"/>
+        <source>Connexion e-CPS annulée.</source>
+        <translation>e-CPS sign-in cancelled.</translation>
+    </message>
+    <message>
+        <location line="+31"/>
         <location line="+30"/>
         <source>Connexion annulée.</source>
         <translation>Sign-in cancelled.</translation>
@@ -555,13 +897,13 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../console/views/main_window.py" line="+163"/>
-        <location line="+349"/>
+        <location filename="../../console/views/main_window.py" line="+212"/>
+        <location line="+384"/>
         <source>Console DMP</source>
         <translation>Console DMP</translation>
     </message>
     <message>
-        <location line="-334"/>
+        <location line="-367"/>
         <source>Serveur : %1</source>
         <translation>Server: %1</translation>
     </message>
@@ -581,12 +923,12 @@
         <translation>&amp;Quit</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+3"/>
         <source>&amp;Rechercher un patient</source>
         <translation>&amp;Find a patient</translation>
     </message>
     <message>
-        <location line="+5"/>
+        <location line="+3"/>
         <source>&amp;Fermer le patient</source>
         <translation>&amp;Close the patient</translation>
     </message>
@@ -611,12 +953,17 @@
         <translation>&amp;Cards</translation>
     </message>
     <message>
-        <location line="+160"/>
+        <location line="+190"/>
         <source>Vous devez prendre connaissance de l&apos;information sur la traçabilité pour accéder au DMP.</source>
         <translation>You must acknowledge the traceability notice to access the DMP.</translation>
     </message>
     <message>
-        <location line="+51"/>
+        <location line="+50"/>
+        <source>e-CPS</source>
+        <translation>e-CPS</translation>
+    </message>
+    <message>
+        <location line="+3"/>
         <source>Non connecté</source>
         <translation>Not signed in</translation>
     </message>
@@ -624,6 +971,11 @@
         <location line="+2"/>
         <source>Verrouillé</source>
         <translation>Locked</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Connexion e-CPS (sans carte)</source>
+        <translation>e-CPS sign-in (no card)</translation>
     </message>
     <message>
         <location line="+2"/>
@@ -838,9 +1190,62 @@
     </message>
 </context>
 <context>
+    <name>PhoneWindow</name>
+    <message>
+        <location filename="../../console/views/ecps.py" line="+28"/>
+        <source>Téléphone e-CPS (démonstration)</source>
+        <translation>e-CPS phone (demo)</translation>
+    </message>
+    <message>
+        <location line="+16"/>
+        <source>Démonstration : cette fenêtre joue l&apos;application e-CPS du téléphone du professionnel (bac à sable).</source>
+        <translation>Demo: this window plays the e-CPS app on the professional&apos;s phone (sandbox).</translation>
+    </message>
+    <message>
+        <location line="+23"/>
+        <source>Accepter</source>
+        <translation>Accept</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Refuser</source>
+        <translation>Refuse</translation>
+    </message>
+    <message>
+        <location line="+37"/>
+        <source>Téléphone de %1</source>
+        <translation>Phone of %1</translation>
+    </message>
+    <message>
+        <location line="+28"/>
+        <source>Le bac à sable ne répond pas : %1</source>
+        <translation>The sandbox does not answer: %1</translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Aucune demande de connexion en attente.</source>
+        <translation>No sign-in request waiting.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Demande de connexion à la Console DMP. Vérifiez que ce code est celui affiché par la console (expire dans %1) :</source>
+        <translation>Sign-in request to the DMP Console. Check that this code is the one the console shows (expires in %1):</translation>
+    </message>
+    <message>
+        <location line="+25"/>
+        <source>Demande acceptée.</source>
+        <translation>Request accepted.</translation>
+    </message>
+    <message>
+        <location line="+0"/>
+        <source>Demande refusée.</source>
+        <translation>Request refused.</translation>
+    </message>
+</context>
+<context>
     <name>PinDialog</name>
     <message>
-        <location filename="../../console/views/login.py" line="-686"/>
+        <location filename="../../console/views/login.py" line="-826"/>
         <source>Attention : un code erroné a déjà été saisi. La carte se bloque après trois codes erronés.</source>
         <translation>Warning: a wrong PIN was already typed. The card locks after three wrong PINs.</translation>
     </message>
@@ -850,7 +1255,7 @@
         <translation>LAST TRY: another wrong PIN will lock the card. Check your PIN before typing it.</translation>
     </message>
     <message>
-        <location line="+207"/>
+        <location line="+228"/>
         <source>Code PIN de la carte</source>
         <translation>Card PIN</translation>
     </message>
@@ -898,72 +1303,195 @@
 <context>
     <name>PreviewPane</name>
     <message>
-        <location filename="../../console/views/preview.py" line="+287"/>
+        <location filename="../../console/views/preview.py" line="+540"/>
         <source>Choisissez un document dans la liste puis appuyez sur Entrée.</source>
         <translation>Choose a document in the list, then press Enter.</translation>
     </message>
     <message>
-        <location line="+9"/>
+        <location line="+8"/>
+        <location line="+129"/>
         <source>Chargement du document…</source>
         <translation>Loading the document…</translation>
     </message>
     <message>
-        <location line="+7"/>
+        <location line="-121"/>
         <source>Annuler</source>
         <translation>Cancel</translation>
     </message>
     <message>
-        <location line="+96"/>
+        <location line="+142"/>
         <source>Chargement annulé.</source>
         <translation>Loading cancelled.</translation>
     </message>
     <message>
-        <location line="+61"/>
+        <location line="+280"/>
         <source>Impossible d&apos;obtenir le document : {reason}</source>
         <translation>Cannot get the document: {reason}</translation>
     </message>
     <message>
-        <location line="+20"/>
+        <location line="+26"/>
         <source>{author} · {structure}</source>
         <translation>{author} · {structure}</translation>
     </message>
     <message>
-        <location line="+20"/>
+        <location line="+24"/>
         <source>Aperçu non disponible pour ce format ({kind}).</source>
         <translation>No preview for this format ({kind}).</translation>
     </message>
     <message>
-        <location line="+12"/>
+        <location line="+13"/>
         <source>Ce document CDA est illisible (XML invalide).</source>
         <translation>This CDA document is unreadable (invalid XML).</translation>
     </message>
     <message>
-        <location line="+11"/>
+        <location line="+40"/>
         <source>Date : {date}</source>
         <translation>Date: {date}</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="-7"/>
         <source>Patient : {name}</source>
         <translation>Patient: {name}</translation>
     </message>
     <message>
+        <location line="-563"/>
+        <location line="+1"/>
+        <source>Rechercher dans le document</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Résultat précédent (Maj+F3)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Résultat suivant (F3)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Enregistrer une copie…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Imprimer…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+340"/>
+        <source>Aucun résultat</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>{count} résultat(s)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <location line="+3"/>
+        <source>{index} sur {count}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+22"/>
+        <source>document</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Enregistrer une copie du document</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+20"/>
+        <source>Copie impossible : {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Copie enregistrée : {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+18"/>
+        <source>Document</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+22"/>
+        <source>Document envoyé à l&apos;impression.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Impression impossible.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+57"/>
+        <source>Vérification du PDF…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+53"/>
+        <source>Document CDA</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>Auteur : {name}</source>
         <translation>Author: {name}</translation>
     </message>
     <message>
-        <location line="+13"/>
+        <location line="+2"/>
+        <source>Structure : {name}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+62"/>
         <source>Cette image est illisible ou endommagée.</source>
         <translation>This image is unreadable or damaged.</translation>
     </message>
     <message>
-        <location line="+23"/>
+        <location line="+18"/>
         <source>Ce PDF est chiffré ou protégé par un mot de passe : l&apos;aperçu est impossible.</source>
         <translation>This PDF is encrypted or password-protected: no preview is possible.</translation>
     </message>
     <message>
+        <location line="+4"/>
+        <source>Ce PDF est trop volumineux pour l&apos;aperçu ({size} Mo, au plus {limit} Mo). Enregistrez une copie pour l&apos;ouvrir avec un autre lecteur.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Ce PDF a trop de pages pour l&apos;aperçu ({pages}, au plus {limit}). Enregistrez une copie pour l&apos;ouvrir avec un autre lecteur.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <location line="+5"/>
+        <source>Ce PDF met trop longtemps à s&apos;ouvrir (plus de {seconds} s) : l&apos;aperçu a été interrompu. Il est peut-être endommagé.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Ce PDF demande trop de mémoire pour l&apos;aperçu : il a été écarté. Il est peut-être endommagé.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Ce PDF a fait échouer le lecteur PDF : il est probablement endommagé.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Le contrôle des PDF n&apos;a pas pu démarrer : l&apos;aperçu est impossible.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <location line="+13"/>
         <source>Ce PDF est illisible ou endommagé.</source>
         <translation>This PDF is unreadable or damaged.</translation>
     </message>
@@ -973,7 +1501,7 @@
         <translation>/ {count}</translation>
     </message>
     <message>
-        <location line="+32"/>
+        <location line="+35"/>
         <source>Page précédente</source>
         <translation>Previous page</translation>
     </message>

@@ -16,7 +16,14 @@ from pytestqt.qtbot import QtBot
 from console.domain.card import CardIdentity, PinState
 from console.domain.dossier import AccessGrant, ProfessionalLogin
 from console.domain.errors import CardMiddlewareError, NetworkError
-from console.domain.session import SessionState
+from console.domain.session import (
+    EcpsExpiredError,
+    EcpsPhoneRequest,
+    EcpsPollStatus,
+    EcpsRefusedError,
+    EcpsRequest,
+    SessionState,
+)
 from console.services.session import SessionService
 from console.smartcard.certificate import parse_card_certificate
 from console.smartcard.fake import FakeCardReader, FakeToken
@@ -37,12 +44,16 @@ OTHER = CardIdentity(
 
 
 class FakeGateway:
-    """The DMP's card login: a challenge, then the signed challenge checked with the cert.
+    """The DMP's card login (a challenge, then the signed challenge checked with the cert)
+    and its e-CPS login (CIBA: a request, then polls until the phone answers).
 
     Attributes:
-        calls: "challenge", "login", "end_access:<reason>" in order.
+        calls: "challenge", "login", "ciba:<id_nat>", "poll", "end_access:<reason>" in order.
         fail_challenge: Raised by the next challenge, if set.
         gate: When set, the challenge waits for it (a slow server).
+        ecps_requests: The e-CPS requests, with their state ("pending", "approved",
+            "denied", "consumed", "expired"); :class:`FakePhone` answers them.
+        ecps_expires_s, ecps_interval_s: Lifetime and poll interval of a request.
     """
 
     server_label = "dmp.test:8470"
@@ -52,6 +63,45 @@ class FakeGateway:
         self.fail_challenge: Exception | None = None
         self.gate: asyncio.Event | None = None
         self._nonces = 0
+        self.ecps_requests: dict[str, tuple[EcpsRequest, str]] = {}
+        self.ecps_expires_s = 120.0
+        self.ecps_interval_s = 0.05
+
+    async def start_ecps(self, id_nat: str, binding_message: str) -> EcpsRequest:
+        self.calls.append(f"ciba:{id_nat}")
+        request = EcpsRequest(
+            auth_req_id=f"req-{len(self.ecps_requests) + 1}",
+            id_nat=id_nat,
+            binding_message=binding_message,
+            expires_at=datetime.now(UTC) + timedelta(seconds=self.ecps_expires_s),
+            interval_s=self.ecps_interval_s,
+        )
+        self.ecps_requests[request.auth_req_id] = (request, "pending")
+        return request
+
+    def ecps_state(self, request: EcpsRequest) -> str:
+        state = self.ecps_requests[request.auth_req_id][1]
+        if state == "pending" and datetime.now(UTC) >= request.expires_at:
+            return "expired"
+        return state
+
+    async def poll_ecps(self, request: EcpsRequest) -> ProfessionalLogin | EcpsPollStatus:
+        self.calls.append("poll")
+        match self.ecps_state(request):
+            case "pending":
+                return EcpsPollStatus.PENDING
+            case "denied":
+                raise EcpsRefusedError("Refusée sur le téléphone.", "access_denied")
+            case "approved":
+                self.ecps_requests[request.auth_req_id] = (request, "consumed")
+                return ProfessionalLogin(
+                    id_nat=request.id_nat,
+                    display_name="Claire MARTIN",
+                    profession="10",
+                    token="ecps-" + request.id_nat,
+                    expires_at=datetime.now(UTC) + timedelta(hours=8),
+                )
+        raise EcpsExpiredError("La demande de connexion e-CPS a expiré.", "expired_token")
 
     async def challenge(self) -> str:
         self.calls.append("challenge")
@@ -88,6 +138,44 @@ class FakeGateway:
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"FakeGateway has no {name} (not needed by these tests)")
+
+
+class FakePhone:
+    """The demo phone over :class:`FakeGateway`'s e-CPS requests."""
+
+    def __init__(self, gateway: FakeGateway, *, sandbox: bool = True) -> None:
+        self.gateway = gateway
+        self.sandbox = sandbox
+        self.answers: list[tuple[str, bool]] = []
+
+    async def available(self) -> bool:
+        return self.sandbox
+
+    async def pending(self, id_nat: str) -> list[EcpsPhoneRequest]:
+        now = datetime.now(UTC)
+        return [
+            EcpsPhoneRequest(
+                request.auth_req_id,
+                request.id_nat,
+                request.binding_message,
+                int((request.expires_at - now).total_seconds()),
+            )
+            for request, _state in self.gateway.ecps_requests.values()
+            if request.id_nat == id_nat and self.gateway.ecps_state(request) == "pending"
+        ]
+
+    async def answer(self, request: EcpsPhoneRequest, approve: bool) -> None:
+        self.answers.append((request.binding_message, approve))
+        stored, _state = self.gateway.ecps_requests[request.auth_req_id]
+        self.gateway.ecps_requests[request.auth_req_id] = (
+            stored,
+            "approved" if approve else "denied",
+        )
+
+    def answer_all(self, approve: bool) -> None:
+        for key, (request, state) in list(self.gateway.ecps_requests.items()):
+            if state == "pending":
+                self.gateway.ecps_requests[key] = (request, "approved" if approve else "denied")
 
 
 @pytest.fixture
@@ -399,13 +487,56 @@ def test_progress_while_logging_in_and_cancel(
     assert page.login_button.isEnabled()
 
 
-def test_ecps_is_announced_but_disabled(
+def test_ecps_needs_a_national_identifier(
     qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
 ) -> None:
     page, _ = make_page(qtbot, aloop, FakeCardReader([]), gateway)
     assert page.ecps_button.isVisible()
+    assert page.ecps_id_edit.isVisible()
     assert not page.ecps_button.isEnabled()
-    assert "Bientôt" in page.ecps_button.toolTip()
+    qtbot.keyClicks(page.ecps_id_edit, "89 97#")  # the field takes identifier characters
+    assert page.ecps_id_nat() == "8997"
+    assert page.ecps_button.isEnabled()
+    page.set_ecps_id_nat("12")
+    assert not page.ecps_button.isEnabled()
+    page.login_ecps()  # Enter in the field with a bad identifier: said, nothing sent
+    assert "identifiant national" in page.message()
+    assert gateway.calls == []
+
+
+def test_card_removed_before_the_pin_is_explained(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    card = FakeToken(pin=GOOD_PIN)
+    reader = FakeCardReader([card])
+    page, session = make_page(qtbot, aloop, reader, gateway)
+    reader.remove(card)  # the list still shows it
+    page.login_button.click()
+    aloop.wait_until(lambda: not page.busy)
+    assert "retirée" in page.message()
+    assert page.pin_dialog is None
+    assert reader.login_attempts() == 0
+    assert session.state is SessionState.LOGGED_OUT
+    aloop.wait_until(lambda: page.model.rowCount() == 0)  # the list is read again
+
+
+def test_card_removed_during_the_signature_is_explained(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    card = FakeToken(pin=GOOD_PIN)
+    reader = FakeCardReader([card])
+    page, session = make_page(qtbot, aloop, reader, gateway)
+    reader.remove_during_next_sign(card)
+    dialog = open_pin_dialog(page, aloop)
+    type_pin(qtbot, dialog, GOOD_PIN)
+    dialog.ok_button.click()
+    aloop.wait_until(lambda: not page.busy)
+    assert "retirée" in page.message()
+    assert session.state is SessionState.LOGGED_OUT
+    assert session.login is None
+    assert gateway.calls == ["challenge"]  # the signature never reached the server
+    assert reader.login_attempts() == 1  # the PIN was good, and not tried again
+    aloop.wait_until(lambda: page.model.rowCount() == 0)
 
 
 def test_pin_dialog_of_a_locked_card_asks_nothing(qtbot: QtBot, aloop: AsyncLoop) -> None:

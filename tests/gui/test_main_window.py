@@ -6,6 +6,7 @@ what matters is that the window empties them at once when the session locks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -14,12 +15,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QLabel,
     QLineEdit,
     QListView,
@@ -167,13 +170,18 @@ HarnessFactory = Callable[..., Harness]
 def make_harness(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[HarnessFactory]:
     made: list[Harness] = []
 
-    def make(poll_interval_s: float = 0.1) -> Harness:
+    def make(
+        poll_interval_s: float = 0.1, idle_lock_minutes: int = 10, **console_kwargs: Any
+    ) -> Harness:
         gp = FakeToken(pin=GP_PIN)
         reader = FakeCardReader([gp])
         gateway = FakeGateway()
         now = [T0]
         settings = Settings(
-            card_poll_interval_s=poll_interval_s, config_dir=tmp_path, data_dir=tmp_path
+            card_poll_interval_s=poll_interval_s,
+            idle_lock_minutes=idle_lock_minutes,
+            config_dir=tmp_path,
+            data_dir=tmp_path,
         )
         console = ConsoleApp(
             settings,
@@ -182,6 +190,7 @@ def make_harness(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[Har
             search_factory=FakeSearchWidget,
             dossier_factory=FakeDossierView,
             clock=lambda: now[0],
+            **console_kwargs,
         )
         qtbot.addWidget(console.window)
 
@@ -420,6 +429,154 @@ def test_unlock_page_can_end_the_session(harness: Harness, aloop: AsyncLoop, qtb
     assert window.user_label.text() == "Non connecté"
 
 
+def test_the_access_mode_of_the_open_patient_follows_the_window(
+    harness: Harness, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    machine = harness.console.session.machine
+    log_in_to_search(harness, aloop, qtbot)
+    harness.search.open(make_open_dossier())
+    assert machine.patient_mode is AccessMode.NORMAL
+    harness.window.close_patient()
+    assert machine.patient_mode is None
+    harness.search.open(make_open_dossier())
+    harness.window.lock()
+    assert machine.patient_mode is None
+    assert machine.state is SessionState.LOCKED
+
+
+def test_removal_during_the_pin_on_the_unlock_page_stays_locked(
+    harness: Harness, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    window = harness.window
+    session = harness.console.session
+    log_in_to_search(harness, aloop, qtbot)
+    window.lock()
+    page = window.lock_page
+    aloop.wait_until(lambda: page.model.row_of(harness.gp.key) >= 0 and not page.refreshing)
+    page.select_card(harness.gp.key)
+    page.login_button.click()
+    aloop.wait_until(lambda: page.pin_dialog is not None and page.pin_dialog.isVisible())
+    harness.reader.remove(harness.gp)  # the monitor sees it within its poll
+    aloop.wait_until(lambda: not page.busy, timeout=3.0)
+    assert page.pin_dialog is None
+    assert "retirée" in page.message()
+    assert session.state is SessionState.LOCKED
+    assert window.current_page() is page
+    assert session.login is None
+    assert harness.reader.login_attempts() == 1  # the first login only: nothing tried
+
+
+def test_removal_during_the_signature_on_the_unlock_page_stays_locked(
+    harness: Harness, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    window = harness.window
+    session = harness.console.session
+    log_in_to_search(harness, aloop, qtbot)
+    window.lock()
+    harness.reader.remove_during_next_sign(harness.gp)
+    log_in(harness, aloop, qtbot)
+    assert "retirée" in window.lock_page.message()
+    assert session.state is SessionState.LOCKED
+    assert session.login is None
+    assert window.current_page() is window.lock_page
+    assert not patient_data_shown(harness)
+
+
+class PendingDeposit:
+    """A minimal stand-in for the deposit queue of issue 5 (to revisit when it lands).
+
+    Items leave the queue only once the server acknowledged them; sending needs the
+    professional token. On lock (the session's lock listener) the send in flight is
+    abandoned and the queue pauses; when the same session is active again, it sends again
+    (the server deduplicates on the masterIdentifier, as the sandbox does).
+    """
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.queue: list[str] = []
+        self.server: dict[str, str] = {}
+        self.sent_with: list[str] = []
+        self.gate = asyncio.Event()
+        self.paused = False
+        self._task: asyncio.Task[None] | None = None
+        session.add_lock_listener(self._session_closed)
+        session.add_listener(self._session_changed)
+
+    def submit(self, master_id: str) -> None:
+        self.queue.append(master_id)
+        self._kick()
+
+    def _kick(self) -> None:
+        if not self.paused and (self._task is None or self._task.done()):
+            self._task = asyncio.ensure_future(self._send_all())
+
+    async def _send_all(self) -> None:
+        while self.queue and not self.paused:
+            login = self.session.login
+            if login is None:
+                return
+            master_id = self.queue[0]
+            self.sent_with.append(login.token)
+            await self.gate.wait()  # the network
+            self.server.setdefault(master_id, login.token)
+            self.queue.pop(0)
+
+    def _session_closed(self, _reason: object) -> None:
+        self.paused = True
+        if self._task is not None:
+            self._task.cancel()
+
+    def _session_changed(self, state: SessionState, _reason: object) -> None:
+        if state is SessionState.ACTIVE:
+            self.paused = False
+            self._kick()
+
+
+def test_removal_during_a_deposit_keeps_it_queued_then_sends_it_once(
+    harness: Harness, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    window = harness.window
+    outbox = PendingDeposit(harness.console.session)
+    log_in_to_search(harness, aloop, qtbot)
+    outbox.submit("urn:uuid:deposit-1")
+    aloop.wait_until(lambda: len(outbox.sent_with) == 1)  # on the wire
+
+    harness.reader.remove(harness.gp)
+    aloop.wait_until(lambda: window.current_page() is window.lock_page, timeout=2.0)
+    outbox.gate.set()  # the network answers now: too late, the send was abandoned
+    aloop.spin(0.2)
+    assert outbox.queue == ["urn:uuid:deposit-1"]  # not lost
+    assert outbox.paused
+    assert outbox.server == {}
+    assert len(outbox.sent_with) == 1  # nothing sent while locked
+
+    harness.reader.insert(harness.gp)
+    aloop.wait_until(lambda: window.lock_page.model.rowCount() == 1)
+    log_in(harness, aloop, qtbot)
+    aloop.wait_until(lambda: not outbox.queue)
+    assert list(outbox.server) == ["urn:uuid:deposit-1"]  # sent once, with the new token
+    assert outbox.sent_with[-1] == harness.console.session.login.token  # type: ignore[union-attr]
+
+
+def test_lock_closes_every_dialog_of_the_application(
+    harness: Harness, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    log_in_to_search(harness, aloop, qtbot)
+    child = QMessageBox(
+        QMessageBox.Icon.Question, "Masquer", "DUPONT Jean ?", parent=harness.window
+    )
+    child.open()  # window-modal
+    loose = QDialog()  # a dialog without parent (another top-level window)
+    qtbot.addWidget(loose)
+    loose.setModal(True)
+    loose.show()
+    assert child.isVisible() and loose.isVisible()
+    harness.window.lock()
+    assert not child.isVisible()
+    assert not loose.isVisible()
+    assert loose.result() == QDialog.DialogCode.Rejected.value
+
+
 # -- patient pages and shortcuts --------------------------------------------------------------
 
 
@@ -432,11 +589,13 @@ def test_keyboard_shortcuts(harness: Harness) -> None:
 
     assert keys("lock_action") == ["Ctrl+L"]
     assert keys("quit_action") == ["Ctrl+Q"]
-    assert keys("search_action") == ["Ctrl+F", "Ctrl+O"]
+    assert keys("search_action") == ["Ctrl+O"]  # Ctrl+F is the dossier view's filter
     assert keys("refresh_cards_action") == ["F5"]
     assert keys("close_patient_action") == ["Ctrl+W"]
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus == ["&Session", "&Patient", "&Cartes"]
+    every = [key for action in window.actions() for key in action.shortcuts()]
+    assert QKeySequence("Ctrl+F") not in every
 
 
 def test_ctrl_l_locks_and_ctrl_w_closes_the_patient(
@@ -457,7 +616,9 @@ def test_ctrl_l_locks_and_ctrl_w_closes_the_patient(
 
     harness.search.open(make_open_dossier())
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    assert window.current_page() is window.search_page  # Ctrl+F: another patient
+    assert window.current_page() is window.dossier_page  # Ctrl+F: the dossier view's
+    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_page() is window.search_page  # Ctrl+O: another patient
     assert window.open_dossier is None
 
     qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
