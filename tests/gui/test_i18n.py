@@ -33,7 +33,15 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
-OURS = ("CardTableModel", "LoginPage", "MainWindow", "NoticeDialog", "PinDialog")
+OURS = (
+    "CardTableModel",
+    "EcpsWaitDialog",
+    "LoginPage",
+    "MainWindow",
+    "NoticeDialog",
+    "PhoneWindow",
+    "PinDialog",
+)
 """Translation contexts of the login page, the PIN dialog, the notice and the window."""
 
 
