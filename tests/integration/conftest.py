@@ -94,3 +94,14 @@ def sandbox(sandbox_dir: Path) -> Iterator[Sandbox]:
         personas = {p["id"]: p for p in json.loads((sandbox_dir / "personas.json").read_text())}
         patients = json.loads((sandbox_dir / "patients.json").read_text())
         yield Sandbox(process.url, sandbox_dir, personas, patients, process)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """test_cards.py provisions cards with its own SoftHSM2 configuration and uses them in
+    this process; python-pkcs11 loads the module once per process, so it runs before any
+    test loads it with the session's configuration (otherwise its in-process half would
+    have to be skipped)."""
+    first = [i for i in items if i.nodeid.startswith("tests/integration/test_cards.py")]
+    if first:
+        rest = [i for i in items if i not in first]
+        items[:] = first + rest
