@@ -16,7 +16,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -37,11 +37,20 @@ from console.domain.models import (
     PatientPolicy,
     Visibility,
 )
+from console.domain.profile import (
+    ADVANCE_DIRECTIVE_CATEGORY,
+    CONSENT_CATEGORY_SYSTEM,
+    LOINC_ADVANCE_DIRECTIVE,
+    TRE_R216_SYSTEM,
+    TRE_R260_SYSTEM,
+)
 from console.domain.rules import (
+    EntourageSection,
     Refusal,
     UpdateAction,
     can_read_document,
     check_deposit,
+    check_entourage_access,
     check_update,
     may_see_masked,
     refusal_message,
@@ -69,6 +78,9 @@ ClockDep = Annotated[Callable[[], float], Depends(get_clock)]
 CallerDep = Annotated[Principal, Depends(get_principal)]
 
 JSON_PATCH = "application/json-patch+json"
+LATEST_ZONE_OFFSET = timedelta(hours=14)
+"""The most advanced time zone (UTC+14): a date-only occurrence up to the date there is not in
+the future."""
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -256,7 +268,14 @@ def search_patient(
     row = store.patient_row(ins.value)
     entries = []
     if row is not None:
-        entries.append((f"{settings.base_url}/Patient/{row['ins']}", fhir.patient(dict(row))))
+        entries.append(
+            (
+                f"{settings.base_url}/Patient/{row['ins']}",
+                fhir.patient(
+                    dict(row), general_practitioner=_medecin_traitant(store, principal, row)
+                ),
+            )
+        )
     store.audit(
         subtype="search",
         action="E",
@@ -268,6 +287,22 @@ def search_patient(
     )
     self_url = f"{settings.base_url}/Patient?identifier={ins.system}%7C{ins.value}"
     return fhir_response(fhir.searchset(entries, total=len(entries), self_url=self_url))
+
+
+def _medecin_traitant(
+    store: Store, principal: Principal, row: sqlite3.Row
+) -> dict[str, Any] | None:
+    """The médecin traitant's directory row, told only to a caller holding an open access
+    mode on this patient (the INS lookup alone is an identity check, not a record read)."""
+    if principal.kind != "patient" or principal.patient_ins != row["ins"] or not principal.mode:
+        return None
+    if not row["medecin_traitant"]:
+        return None
+    gp = store.query_one(
+        "SELECT id_nat, family_name, given_name FROM professionals WHERE id_nat = ?",
+        (row["medecin_traitant"],),
+    )
+    return None if gp is None else dict(gp)
 
 
 # -- DocumentReference search (ITI-67) -------------------------------------------------------------
@@ -1227,11 +1262,27 @@ def _create_immunization(
     occurrence = fhir.parse_instant(
         data.get("occurrenceDateTime"), "Immunization.occurrenceDateTime"
     )
-    if occurrence > now + fhir.ALLOWED_CLOCK_SKEW:
+    raw_occurrence = data.get("occurrenceDateTime")
+    if isinstance(raw_occurrence, str) and len(raw_occurrence.strip()) == 10:
+        # A date without a time is the client's local date: "today" somewhere on Earth
+        # (UTC+14 at most) is not in the future.
+        future = occurrence.date() > (now + LATEST_ZONE_OFFSET).date()
+    else:
+        future = occurrence > now + fhir.ALLOWED_CLOCK_SKEW
+    if future:
         raise FhirError(
             422,
             "Immunization.occurrenceDateTime : la date est dans le futur.",
             reason="future_date",
+        )
+    patient_row = store.patient_row(ins.value)
+    if patient_row is not None and occurrence.date() < date.fromisoformat(
+        patient_row["birth_date"]
+    ):
+        raise FhirError(
+            422,
+            "Immunization.occurrenceDateTime : la date est antérieure à la naissance du patient.",
+            reason="before_birth",
         )
     lot = data.get("lotNumber")
     if not isinstance(lot, str) or not lot.strip():
@@ -1282,6 +1333,131 @@ def _create_immunization(
         fhir.immunization(dict(row), patient_system=record.patient_system),
         201,
         {"Location": f"{settings.base_url}/Immunization/{imm_id}"},
+    )
+
+
+# -- "Entourage et volontés": RelatedPerson and Consent --------------------------------------------
+def _check_entourage(store: Store, record: _Record, section: EntourageSection) -> None:
+    """403 (traced) unless the rules open ``section`` to the caller."""
+    decision = check_entourage_access(record.actor, record.policy, section)
+    if not decision:
+        assert decision.reason is not None
+        raise _refuse(
+            store,
+            actor=record.actor,
+            ins=record.ins,
+            mode=record.mode,
+            subtype="search",
+            action="E",
+            reason=decision.reason,
+        )
+
+
+def _codes(params: QueryParams, name: str, systems: Sequence[str]) -> set[str] | None:
+    """The codes of the token parameter ``name`` whose system (if any) is one of ``systems``;
+    None when the parameter is absent. Repeated parameters AND together."""
+    found: set[str] | None = None
+    for value in params.getlist(name):
+        codes = {code for system, code in _tokens(value) if system is None or system in systems}
+        found = codes if found is None else found & codes
+    return found
+
+
+@router.get("/RelatedPerson")
+def search_related_persons(
+    request: Request, principal: CallerDep, store: StoreDep, settings: SettingsDep
+) -> JSONResponse:
+    """The patient's person of trust and relatives to contact."""
+    params = request.query_params
+    raw_ins = _single(params, "patient.identifier")
+    ins = fhir.parse_ins_token(raw_ins, "patient.identifier")
+    paging = _Paging.parse(params, settings)
+    record = _open_record(store, principal, ins.value, subtype="search", action="E")
+    _check_entourage(store, record, EntourageSection.RELATIVES)
+    wanted = _codes(params, "relationship", (TRE_R260_SYSTEM, TRE_R216_SYSTEM))
+    rows = store.query(
+        "SELECT * FROM related_persons WHERE patient_ins = ?"
+        " ORDER BY instr(roles, 'NOK') = 0, CASE rank WHEN 0 THEN 1000000 ELSE rank END, id",
+        (ins.value,),
+    )
+    if wanted is not None:
+        rows = [
+            r for r in rows if wanted & {*str(r["roles"]).split(), str(r["relationship"] or "")}
+        ]
+    total = len(rows)
+    page = rows[paging.offset : paging.offset + paging.count]
+    entries = [
+        (
+            f"{settings.base_url}/RelatedPerson/{row['id']}",
+            fhir.related_person(dict(row), patient_system=record.patient_system),
+        )
+        for row in page
+    ]
+    store.audit(
+        subtype="search",
+        action="E",
+        agent=record.actor,
+        patient_ins=record.ins,
+        purpose=record.mode.value,
+        entity_ids=[f"RelatedPerson/{row['id']}" for row in page],
+        description=f"RelatedPerson : {total} personne(s)",
+    )
+    used = [("patient.identifier", str(raw_ins))]
+    used += [("relationship", v) for v in params.getlist("relationship")]
+    self_url, next_url, prev_url = paging.links(settings, "RelatedPerson", used, total)
+    return fhir_response(
+        fhir.searchset(
+            entries, total=total, self_url=self_url, next_url=next_url, previous_url=prev_url
+        )
+    )
+
+
+_DIRECTIVE_CATEGORIES = {ADVANCE_DIRECTIVE_CATEGORY, LOINC_ADVANCE_DIRECTIVE}
+
+
+@router.get("/Consent")
+def search_consents(
+    request: Request, principal: CallerDep, store: StoreDep, settings: SettingsDep
+) -> JSONResponse:
+    """The patient's advance directives (the only Consent category the sandbox stores)."""
+    params = request.query_params
+    raw_ins = _single(params, "patient.identifier")
+    ins = fhir.parse_ins_token(raw_ins, "patient.identifier")
+    paging = _Paging.parse(params, settings)
+    record = _open_record(store, principal, ins.value, subtype="search", action="E")
+    wanted = _codes(params, "category", (CONSENT_CATEGORY_SYSTEM, "http://loinc.org"))
+    rows: list[sqlite3.Row] = []
+    if wanted is None or wanted & _DIRECTIVE_CATEGORIES:
+        _check_entourage(store, record, EntourageSection.ADVANCE_DIRECTIVES)
+        rows = store.query(
+            "SELECT * FROM advance_directives WHERE patient_ins = ? ORDER BY recorded_at DESC, id",
+            (ins.value,),
+        )
+    total = len(rows)
+    page = rows[paging.offset : paging.offset + paging.count]
+    entries = [
+        (
+            f"{settings.base_url}/Consent/{row['id']}",
+            fhir.advance_directives_consent(dict(row), patient_system=record.patient_system),
+        )
+        for row in page
+    ]
+    store.audit(
+        subtype="search",
+        action="E",
+        agent=record.actor,
+        patient_ins=record.ins,
+        purpose=record.mode.value,
+        entity_ids=[f"Consent/{row['id']}" for row in page],
+        description=f"Consent : {total} directive(s) anticipée(s)",
+    )
+    used = [("patient.identifier", str(raw_ins))]
+    used += [("category", v) for v in params.getlist("category")]
+    self_url, next_url, prev_url = paging.links(settings, "Consent", used, total)
+    return fhir_response(
+        fhir.searchset(
+            entries, total=total, self_url=self_url, next_url=next_url, previous_url=prev_url
+        )
     )
 
 

@@ -41,6 +41,19 @@ Shapes (``{base}`` is ``Settings.base_url``)::
     Immunization       status completed, vaccineCode.coding[0] (resources/vaccines.json),
                        patient.identifier INS, occurrenceDateTime, recorded, primarySource,
                        lotNumber, performer[0].actor {identifier idNat, display}
+    Patient            id (NIR), identifier INS, name, gender, birthDate, address[0].city;
+                       with a patient token of that patient, generalPractitioner[0] {type
+                       Practitioner, identifier idNat, display} (the médecin traitant)
+    RelatedPerson      active, patient.identifier INS, relationship [TRE_R260 role (NOK
+                       personne de confiance, ECON personne à prévenir)..., TRE_R216 relation
+                       (SPS, MTH...)], name, gender, telecom [phone, use, rank], extension
+                       contact-rank (valuePositiveInt, relatives to contact only)
+    Consent            advance directives: status active, scope consentscope adr, category
+                       [LOINC 75320-2 + consentcategorycodes acd], patient.identifier INS,
+                       dateTime (when recorded), policyRule.text (CSP art. L1111-11),
+                       extension advance-directives-written (valueBoolean),
+                       advance-directives-date (valueDate), advance-directives-location
+                       (valueString)
 """
 
 from __future__ import annotations
@@ -61,6 +74,21 @@ from typing import Any
 from console.domain.errors import InvalidINSError
 from console.domain.ins import INS
 from console.domain.models import DocumentMeta, Visibility
+from console.domain.profile import (
+    ADVANCE_DIRECTIVE_CATEGORY,
+    ADVANCE_DIRECTIVE_SCOPE,
+    CONSENT_CATEGORY_SYSTEM,
+    CONSENT_SCOPE_SYSTEM,
+    CONTACT_RANK_URL,
+    DIRECTIVES_DATE_URL,
+    DIRECTIVES_LOCATION_URL,
+    DIRECTIVES_WRITTEN_URL,
+    LOINC_ADVANCE_DIRECTIVE,
+    RELATIONSHIP_LABELS,
+    ROLE_LABELS,
+    TRE_R216_SYSTEM,
+    TRE_R260_SYSTEM,
+)
 from console.domain.terminology import terminology
 from console.resources import load_json
 from sandbox.config import Settings
@@ -341,6 +369,30 @@ def capability_statement(settings: Settings, *, published: str = "2024-01-01") -
                         "interaction": [{"code": "search-type"}, {"code": "create"}],
                         "searchParam": paging(),
                     },
+                    {
+                        "type": "RelatedPerson",
+                        "interaction": [{"code": "search-type"}],
+                        "searchParam": paging(
+                            param(
+                                "relationship",
+                                "token",
+                                "TRE_R260 role (NOK personne de confiance, ECON personne à "
+                                "prévenir) or TRE_R216 relation, comma=OR",
+                            ),
+                        ),
+                    },
+                    {
+                        "type": "Consent",
+                        "interaction": [{"code": "search-type"}],
+                        "searchParam": paging(
+                            param(
+                                "category",
+                                "token",
+                                "advance directives: acd (consentcategorycodes) or 75320-2 "
+                                "(LOINC); other categories match nothing",
+                            ),
+                        ),
+                    },
                     {"type": "List", "interaction": [{"code": "create"}]},
                 ],
                 "interaction": [{"code": "transaction"}],
@@ -349,8 +401,11 @@ def capability_statement(settings: Settings, *, published: str = "2024-01-01") -
     }
 
 
-def patient(row: Mapping[str, Any]) -> dict[str, Any]:
-    """Patient from a ``patients`` row: INS, name, gender, birth date, city."""
+def patient(
+    row: Mapping[str, Any], *, general_practitioner: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Patient from a ``patients`` row: INS, name, gender, birth date, city; and the médecin
+    traitant (``general_practitioner``: a ``professionals`` row) when given."""
     test = row["ins_system"].endswith((".10", ".11"))
     given = [g for g in str(row["given_names"]).split() if g]
     resource: dict[str, Any] = {
@@ -372,6 +427,15 @@ def patient(row: Mapping[str, Any]) -> dict[str, Any]:
     }
     if row["address_city"]:
         resource["address"] = [{"city": row["address_city"]}]
+    if general_practitioner is not None:
+        gp = general_practitioner
+        resource["generalPractitioner"] = [
+            {
+                "type": "Practitioner",
+                "identifier": idnat_identifier(gp["id_nat"]),
+                "display": f"{gp['given_name']} {gp['family_name']}".strip(),
+            }
+        ]
     return resource
 
 
@@ -572,6 +636,84 @@ def immunization(row: Mapping[str, Any], *, patient_system: str) -> dict[str, An
             actor["display"] = row["performer_name"]
         resource["performer"] = [{"actor": actor}]
     return resource
+
+
+def related_person(row: Mapping[str, Any], *, patient_system: str) -> dict[str, Any]:
+    """RelatedPerson from a ``related_persons`` row (person of trust, relative to contact)."""
+    roles = [r for r in str(row["roles"]).split() if r]
+    relationship = [{"coding": [coding(TRE_R260_SYSTEM, r, ROLE_LABELS.get(r))]} for r in roles]
+    if row["relationship"]:
+        code = str(row["relationship"])
+        relationship.append(
+            {"coding": [coding(TRE_R216_SYSTEM, code, RELATIONSHIP_LABELS.get(code))]}
+        )
+    given = [g for g in str(row["given_names"]).split() if g]
+    resource: dict[str, Any] = {
+        "resourceType": "RelatedPerson",
+        "id": row["id"],
+        "meta": {"lastUpdated": row["recorded_at"]},
+        "active": True,
+        "patient": {"identifier": ins_identifier(patient_system, row["patient_ins"])},
+        "relationship": relationship,
+        "name": [{"use": "usual", "family": row["family_name"], "given": given}],
+    }
+    if row["gender"]:
+        resource["gender"] = row["gender"]
+    try:
+        phones = json.loads(row["phones"] or "[]")
+    except ValueError:
+        phones = []
+    telecom = [
+        {"system": "phone", "value": str(p["value"]), "use": str(p["use"]), "rank": i}
+        for i, p in enumerate(phones, start=1)
+        if isinstance(p, dict) and p.get("value")
+    ]
+    if telecom:
+        resource["telecom"] = telecom
+    if "ECON" in roles and int(row["rank"] or 0) > 0:
+        resource["extension"] = [{"url": CONTACT_RANK_URL, "valuePositiveInt": int(row["rank"])}]
+    return resource
+
+
+def advance_directives_consent(row: Mapping[str, Any], *, patient_system: str) -> dict[str, Any]:
+    """Consent (scope ``adr``) from an ``advance_directives`` row: whether the patient wrote
+    advance directives, when, and where they are kept."""
+    extensions: list[dict[str, Any]] = [
+        {"url": DIRECTIVES_WRITTEN_URL, "valueBoolean": bool(row["written"])}
+    ]
+    if row["written_on"]:
+        extensions.append({"url": DIRECTIVES_DATE_URL, "valueDate": row["written_on"]})
+    if row["location"]:
+        extensions.append({"url": DIRECTIVES_LOCATION_URL, "valueString": row["location"]})
+    return {
+        "resourceType": "Consent",
+        "id": row["id"],
+        "meta": {"lastUpdated": row["recorded_at"]},
+        "extension": extensions,
+        "status": "active",
+        "scope": {
+            "coding": [
+                coding(CONSENT_SCOPE_SYSTEM, ADVANCE_DIRECTIVE_SCOPE, "Advanced Care Directive")
+            ],
+            "text": "Directives anticipées",
+        },
+        "category": [
+            {
+                "coding": [
+                    coding("http://loinc.org", LOINC_ADVANCE_DIRECTIVE, "Advance directive"),
+                    coding(
+                        CONSENT_CATEGORY_SYSTEM, ADVANCE_DIRECTIVE_CATEGORY, "Advance Directive"
+                    ),
+                ],
+                "text": "Directives anticipées",
+            }
+        ],
+        "patient": {"identifier": ins_identifier(patient_system, row["patient_ins"])},
+        "dateTime": row["recorded_at"],
+        "policyRule": {
+            "text": "Code de la santé publique, article L1111-11 (directives anticipées)"
+        },
+    }
 
 
 def searchset(

@@ -571,3 +571,66 @@ CHRONIC_HISTORY: tuple[str, ...] = (
     "Insuffisance rénale chronique stade 3b.",
     "Fibrillation atriale anticoagulée.",
 )
+
+
+# -- "Entourage et volontés" -------------------------------------------------------------------
+
+FICTION_PHONE_PREFIXES: dict[str, tuple[str, ...]] = {
+    "mobile": ("06 39 98",),
+    "home": ("01 99 00",),
+}
+"""Phone number blocks the ARCEP reserves for works of fiction (never assigned to a
+subscriber): seeded relatives get numbers from them only."""
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A kind of relative the seed may name (TRE_R216 code)."""
+
+    code: str
+    gender: str | None
+    """The relative's gender (None: either)."""
+    age_offset: tuple[int, int]
+    """Relative's age minus the patient's, in years (range)."""
+    same_family_name: float
+    """Probability that the relative carries the patient's family name."""
+
+
+RELATIONS_ADULT: tuple[Relation, ...] = (
+    Relation("SPS", None, (-6, 6), 0.6),
+    Relation("DAUC", "female", (-38, -22), 0.6),
+    Relation("SONC", "male", (-38, -22), 0.8),
+    Relation("SIS", "female", (-8, 8), 0.5),
+    Relation("BRO", "male", (-8, 8), 0.9),
+    Relation("FRND", None, (-10, 10), 0.0),
+    Relation("NBOR", None, (-15, 15), 0.0),
+    Relation("NIECE", "female", (-30, -18), 0.3),
+)
+"""Who an adult names as person of trust or relative to contact (spouse first)."""
+
+RELATIONS_YOUNG_ADULT: tuple[Relation, ...] = (
+    Relation("MTH", "female", (22, 38), 0.7),
+    Relation("FTH", "male", (24, 40), 1.0),
+    Relation("SPS", None, (-4, 4), 0.2),
+    Relation("SIS", "female", (-6, 6), 0.8),
+    Relation("BRO", "male", (-6, 6), 0.9),
+    Relation("FRND", None, (-3, 3), 0.0),
+)
+"""Who a patient under 30 names."""
+
+PARENTS: tuple[Relation, ...] = (
+    Relation("MTH", "female", (22, 40), 0.7),
+    Relation("FTH", "male", (24, 44), 1.0),
+)
+"""A minor's relatives to contact: her parents (a minor names no person of trust)."""
+
+DIRECTIVES_LOCATIONS: tuple[str, ...] = (
+    "Déposées dans Mon espace santé",
+    "Confiées au médecin traitant",
+    "Confiées à la personne de confiance",
+    "Au domicile, dans le classeur des papiers médicaux",
+    "Remises à l'EHPAD lors de l'admission",
+    "Conservées par le notaire",
+)
+"""Where a patient says her advance directives are kept (she chooses; the law asks that a
+physician can find them easily)."""

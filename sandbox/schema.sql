@@ -1,7 +1,11 @@
--- The sandbox's SQLite schema. user_version tracks migrations (1 = this file).
+-- The sandbox's SQLite schema. user_version tracks migrations:
+--   1: the first schema;
+--   2: related_persons and advance_directives ("Entourage et volontés").
+-- Every table is CREATE TABLE IF NOT EXISTS, so running this file on a version 1 database
+-- adds what version 2 brought (existing directories are re-seeded by `init --force`).
 -- Times: ISO 8601 with timezone in TEXT columns named *_at / created / deposited;
 -- epoch seconds (REAL) in the auth tables (expires, started...).
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 CREATE TABLE IF NOT EXISTS meta (          -- seed, reference date, init options and time
     key TEXT PRIMARY KEY,
@@ -131,6 +135,32 @@ CREATE TABLE IF NOT EXISTS immunizations (
     performer_name TEXT,
     recorded_at TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'completed'
+);
+
+-- "Entourage et volontés" (version 2): the patient's person of trust, relatives to contact
+-- and advance directives, as she recorded them in her profile.
+CREATE TABLE IF NOT EXISTS related_persons (
+    id TEXT PRIMARY KEY,
+    patient_ins TEXT NOT NULL REFERENCES patients(ins),
+    roles TEXT NOT NULL,                   -- space separated TRE_R260 codes: NOK (personne de
+                                           -- confiance) and/or ECON (personne à prévenir)
+    relationship TEXT,                     -- TRE_R216 code (SPS, MTH, FTH, DAUC ...)
+    family_name TEXT NOT NULL,
+    given_names TEXT NOT NULL,
+    gender TEXT,                           -- male | female
+    phones TEXT NOT NULL DEFAULT '[]',     -- JSON list of {"value", "use"} (mobile | home | work)
+    rank INTEGER NOT NULL DEFAULT 0,       -- order among the relatives to contact (1 first)
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS related_by_patient ON related_persons (patient_ins, rank);
+
+CREATE TABLE IF NOT EXISTS advance_directives (
+    id TEXT PRIMARY KEY,
+    patient_ins TEXT NOT NULL UNIQUE REFERENCES patients(ins),
+    written INTEGER NOT NULL,              -- 1: she wrote some; 0: she declared she has none
+    written_on TEXT,                       -- YYYY-MM-DD, when written
+    location TEXT,                         -- where they are kept (free text)
+    recorded_at TEXT NOT NULL
 );
 
 -- Authentication state.

@@ -1458,6 +1458,208 @@ class DocumentFactory:
 # -- the whole seed --------------------------------------------------------------------------
 
 
+# -- "Entourage et volontés" ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedRow:
+    """A person of trust and/or relative to contact (a ``related_persons`` row)."""
+
+    id: str
+    patient_ins: str
+    roles: tuple[str, ...]
+    """TRE_R260 codes: NOK (personne de confiance), ECON (personne à prévenir)."""
+    relationship: str
+    family_name: str
+    given_names: str
+    gender: str
+    phones: tuple[tuple[str, str], ...]
+    """(use, number) pairs."""
+    rank: int
+    recorded_at: datetime
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.id,
+            self.patient_ins,
+            " ".join(self.roles),
+            self.relationship,
+            self.family_name,
+            self.given_names,
+            self.gender,
+            json.dumps([{"value": v, "use": u} for u, v in self.phones], ensure_ascii=False),
+            self.rank,
+            _iso(self.recorded_at),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DirectivesRow:
+    """What a patient recorded about her advance directives (an ``advance_directives`` row)."""
+
+    id: str
+    patient_ins: str
+    written: bool
+    written_on: date | None
+    location: str | None
+    recorded_at: datetime
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.id,
+            self.patient_ins,
+            int(self.written),
+            None if self.written_on is None else self.written_on.isoformat(),
+            self.location,
+            _iso(self.recorded_at),
+        )
+
+
+@dataclass(slots=True)
+class EntourageResult:
+    related: list[RelatedRow] = field(default_factory=list)
+    directives: list[DirectivesRow] = field(default_factory=list)
+
+
+class _EntourageMaker:
+    """Draws the relatives and advance directives of the patients (own random stream, so
+    the rest of the seed is unchanged by it)."""
+
+    def __init__(self, rng: random.Random, ref: date) -> None:
+        self.rng = rng
+        self.ref = ref
+        self.ref_dt = datetime(ref.year, ref.month, ref.day, 12, tzinfo=UTC)
+        self.result = EntourageResult()
+
+    def _phone(self, use: str) -> tuple[str, str]:
+        prefix = self.rng.choice(names.FICTION_PHONE_PREFIXES[use])
+        return use, f"{prefix} {self.rng.randint(0, 99):02d} {self.rng.randint(0, 99):02d}"
+
+    def _recorded(self) -> datetime:
+        return self.ref_dt - timedelta(
+            days=self.rng.randint(20, 1500), minutes=self.rng.randint(0, 600)
+        )
+
+    def relative(
+        self,
+        patient: PatientSeed,
+        relation: names.Relation,
+        roles: tuple[str, ...],
+        rank: int,
+    ) -> RelatedRow:
+        rng = self.rng
+        if relation.gender is not None:
+            gender = relation.gender
+        elif relation.code == "SPS":
+            other = "female" if patient.gender == "male" else "male"
+            gender = other if rng.random() < 0.9 else patient.gender
+        else:
+            gender = rng.choice(("female", "male"))
+        age = max(18, patient.age_years(self.ref) + rng.randint(*relation.age_offset))
+        birth_year = self.ref.year - age
+        pool = (names.MALE_GIVEN_NAMES if gender == "male" else names.FEMALE_GIVEN_NAMES)[
+            names.given_name_period(birth_year)
+        ]
+        if rng.random() < relation.same_family_name:
+            family = patient.family_name
+        else:
+            family = rng.choice(names.FAMILY_NAMES)
+        phones = [self._phone("mobile")] if rng.random() < 0.92 else []
+        if not phones or rng.random() < 0.3:
+            phones.append(self._phone("home"))
+        return RelatedRow(
+            id=_uuid(rng).hex,
+            patient_ins=patient.ins,
+            roles=roles,
+            relationship=relation.code,
+            family_name=family,
+            given_names=rng.choice(pool),
+            gender=gender,
+            phones=tuple(phones),
+            rank=rank,
+            recorded_at=self._recorded(),
+        )
+
+    def directives(self, patient: PatientSeed, written: bool) -> DirectivesRow:
+        rng = self.rng
+        adult_days = max(1, (self.ref - patient.birth_date).days - 18 * 365 - 30)
+        recorded = self._recorded()
+        written_on = None
+        location = None
+        if written:
+            written_on = recorded.date() - timedelta(days=rng.randint(0, min(adult_days, 2500)))
+            adult = patient.birth_date + timedelta(days=18 * 366)
+            written_on = min(max(written_on, adult), recorded.date())
+            location = rng.choice(names.DIRECTIVES_LOCATIONS)
+        return DirectivesRow(_uuid(rng).hex, patient.ins, written, written_on, location, recorded)
+
+    def patient(self, patient: PatientSeed) -> None:
+        """Some patients recorded their circle and directives, others nothing."""
+        rng = self.rng
+        age = patient.age_years(self.ref)
+        related = self.result.related
+        match patient.special:
+            case "opposed_centre_15":
+                return  # recorded nothing: "Non renseigné" everywhere
+            case "minor":
+                for rank, parent in enumerate(names.PARENTS, start=1):
+                    related.append(self.relative(patient, parent, ("ECON",), rank))
+                return
+            case "chronic":
+                spouse = names.RELATIONS_ADULT[0]
+                related.append(self.relative(patient, spouse, ("NOK", "ECON"), 1))
+                child = rng.choice(names.RELATIONS_ADULT[1:3])
+                related.append(self.relative(patient, child, ("ECON",), 2))
+                self.result.directives.append(self.directives(patient, written=True))
+                return
+            case "with_masked":
+                trusted = rng.choice(names.RELATIONS_ADULT[3:5])
+                related.append(self.relative(patient, trusted, ("NOK",), 0))
+                related.append(self.relative(patient, names.RELATIONS_ADULT[0], ("ECON",), 1))
+                self.result.directives.append(self.directives(patient, written=False))
+                return
+        if age < 18:
+            if rng.random() < 0.6:
+                parents = rng.sample(names.PARENTS, rng.randint(1, 2))
+                for rank, parent in enumerate(parents, start=1):
+                    related.append(self.relative(patient, parent, ("ECON",), rank))
+            return
+        if rng.random() < 0.45:
+            return  # nothing recorded
+        relations = names.RELATIONS_YOUNG_ADULT if age < 30 else names.RELATIONS_ADULT
+        chosen = rng.sample(relations, rng.randint(1, 3))
+        trusted_index = 0 if rng.random() < 0.55 else None
+        rank = 0
+        for index, relation in enumerate(chosen):
+            roles: tuple[str, ...]
+            if index == trusted_index:
+                roles = ("NOK", "ECON") if rng.random() < 0.6 else ("NOK",)
+            else:
+                roles = ("ECON",)
+            if "ECON" in roles:
+                rank += 1
+            related.append(self.relative(patient, relation, roles, rank if "ECON" in roles else 0))
+        odds_written, odds_absent = (0.45, 0.2) if age >= 60 else (0.1, 0.15)
+        draw = rng.random()
+        if draw < odds_written:
+            self.result.directives.append(self.directives(patient, written=True))
+        elif draw < odds_written + odds_absent:
+            self.result.directives.append(self.directives(patient, written=False))
+
+
+def make_entourage(
+    rng: random.Random, patients: Sequence[PatientSeed], ref: date
+) -> EntourageResult:
+    """The seeded "Entourage et volontés": deterministic, for some patients only (the
+    chronic patient: person of trust, two relatives and written directives; the minor: her
+    parents; ``with_masked``: a person of trust and directives declared absent;
+    ``opposed_centre_15``: nothing)."""
+    maker = _EntourageMaker(rng, ref)
+    for patient in patients:
+        maker.patient(patient)
+    return maker.result
+
+
 @dataclass(slots=True)
 class SeedResult:
     directory: Directory
@@ -1465,6 +1667,7 @@ class SeedResult:
     links: CareLinks
     docs: list[DocRow]
     immunizations: list[ImmunizationRow]
+    entourage: EntourageResult = field(default_factory=EntourageResult)
 
     def masked_ids(self, patient: PatientSeed) -> list[str]:
         return [
@@ -1693,7 +1896,8 @@ def generate(options: SeedOptions, personas: Sequence[Persona] = PERSONAS) -> Se
                     ),
                 )
             )
-    return SeedResult(directory, patients, links, docs, immunizations)
+    entourage = make_entourage(_sub_rng(options, "entourage"), patients, ref)
+    return SeedResult(directory, patients, links, docs, immunizations, entourage)
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -1786,6 +1990,16 @@ def write_database(store: Store, result: SeedResult, options: SeedOptions) -> No
                 for i in result.immunizations
             ],
         )
+        conn.executemany(
+            "INSERT INTO related_persons(id, patient_ins, roles, relationship, family_name,"
+            " given_names, gender, phones, rank, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [r.values() for r in result.entourage.related],
+        )
+        conn.executemany(
+            "INSERT INTO advance_directives(id, patient_ins, written, written_on, location,"
+            " recorded_at) VALUES (?,?,?,?,?,?)",
+            [d.values() for d in result.entourage.directives],
+        )
         meta = {
             **options.as_meta(),
             "generator": "dmp-sandbox init",
@@ -1856,6 +2070,7 @@ def patients_document(result: SeedResult, options: SeedOptions) -> dict[str, Any
         ],
         "care_team": {k: list(v) for k, v in sorted(result.links.care_team.items())},
         "mt_equivalent": {k: list(v) for k, v in sorted(result.links.mt_equivalent.items())},
+        "entourage": entourage_document(result),
         "all": [
             {
                 "ins": p.ins,
@@ -1867,6 +2082,25 @@ def patients_document(result: SeedResult, options: SeedOptions) -> dict[str, Any
             }
             for p in result.patients
         ],
+    }
+
+
+def entourage_document(result: SeedResult) -> dict[str, list[str]]:
+    """Who recorded what in "Entourage et volontés" (patients.json ``entourage``)."""
+    related = result.entourage.related
+    directives = result.entourage.directives
+    trusted = {r.patient_ins for r in related if "NOK" in r.roles}
+    contacts = {r.patient_ins for r in related if "ECON" in r.roles}
+    written = {d.patient_ins for d in directives if d.written}
+    absent = {d.patient_ins for d in directives if not d.written}
+    recorded = trusted | contacts | written | absent
+    order = [p.ins for p in result.patients]
+    return {
+        "trusted_person": [ins for ins in order if ins in trusted],
+        "contacts": [ins for ins in order if ins in contacts],
+        "directives_written": [ins for ins in order if ins in written],
+        "directives_absent": [ins for ins in order if ins in absent],
+        "nothing": [ins for ins in order if ins not in recorded],
     }
 
 
@@ -1935,6 +2169,8 @@ def table_counts(store: Store) -> dict[str, int]:
         "documents",
         "binaries",
         "immunizations",
+        "related_persons",
+        "advance_directives",
     )
     return {t: int(store.query(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in tables}
 

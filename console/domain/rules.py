@@ -61,6 +61,7 @@ class Refusal(StrEnum):
     NOT_SAME_STRUCTURE = "not_same_structure"
     AUTHOR_NOT_PS = "author_not_ps"
     DEPOSIT_FOR_ANOTHER = "deposit_for_another"
+    ENTOURAGE_PROFESSION = "entourage_profession"
 
 
 _MESSAGES: dict[Refusal, str] = {
@@ -90,6 +91,9 @@ _MESSAGES: dict[Refusal, str] = {
     Refusal.AUTHOR_NOT_PS: "L'auteur d'un document doit être un professionnel de santé.",
     Refusal.DEPOSIT_FOR_ANOTHER: (
         "Un dépôt par un professionnel est fait en son nom propre : il en est l'auteur."
+    ),
+    Refusal.ENTOURAGE_PROFESSION: (
+        "Cette rubrique du profil du patient n'est pas ouverte à votre profession."
     ),
 }
 
@@ -288,3 +292,84 @@ def console_may_show(profession: str, doc: DocumentMeta, *, include_archived: bo
     if doc.status != DocStatus.CURRENT or (doc.archived and not include_archived):
         return False
     return habilitation_matrix().allows(profession, doc.type_code)
+
+
+# -- "Entourage et volontés" ------------------------------------------------------------------
+
+
+class EntourageSection(StrEnum):
+    """The parts of the patient's "Entourage et volontés" profile section."""
+
+    RELATIVES = "relatives"
+    """The person of trust (personne de confiance) and the relatives to contact (FHIR
+    RelatedPerson)."""
+    ADVANCE_DIRECTIVES = "advance_directives"
+    """Whether the patient wrote advance directives, when, and where they are kept (FHIR
+    Consent, scope ``adr``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntourageRule:
+    """Which professions (matrix keys) may read one section, and why."""
+
+    section: EntourageSection
+    professions: frozenset[str]
+    provisional: bool
+    source: str
+
+
+_HEALTH_PROFESSIONS = frozenset({"10", "21", "40", "50", "60", "70"})
+"""Médecin, pharmacien, chirurgien-dentiste, sage-femme, infirmier, masseur-kinésithérapeute:
+the health professions (Code de la santé publique, 4th part) the habilitation matrix gives a
+row to."""
+
+ENTOURAGE_RULES: dict[EntourageSection, EntourageRule] = {
+    EntourageSection.RELATIVES: EntourageRule(
+        EntourageSection.RELATIVES,
+        _HEALTH_PROFESSIONS,
+        provisional=True,
+        source=(
+            "PROVISIONAL, the project's working rule (no published matrix row found for the "
+            "profile section 'Entourage et volontés' of Mon espace santé): the person of "
+            "trust (CSP art. L1111-6) and the relatives to contact concern every health "
+            "professional caring for the patient, so every health profession with a "
+            "habilitation matrix row reads them; roles without a health profession "
+            "(coordination, social work, secretaries) do not."
+        ),
+    ),
+    EntourageSection.ADVANCE_DIRECTIVES: EntourageRule(
+        EntourageSection.ADVANCE_DIRECTIVES,
+        frozenset({"10", "50", "60"}),
+        provisional=True,
+        source=(
+            "PROVISIONAL, the project's working rule: advance directives (CSP art. L1111-11) "
+            "bind the physician deciding on the limitation or stopping of treatment, a "
+            "decision taken after a collegial procedure with the care team; so médecins, "
+            "sages-femmes (physicians of their field) and infirmiers read whether directives "
+            "exist and where they are kept; pharmaciens, chirurgiens-dentistes and "
+            "masseurs-kinésithérapeutes do not. To replace by the DMP's official rule."
+        ),
+    ),
+}
+"""Who reads each part of "Entourage et volontés". Both rows are PROVISIONAL (see their
+source): they apply in every access mode, like the habilitation matrix."""
+
+
+def may_see_entourage(profession: str, section: EntourageSection) -> bool:
+    """Whether ``profession`` may read ``section`` (the console's own check, which knows
+    no patient choice: the server also applies blocks and the access mode)."""
+    return profession in ENTOURAGE_RULES[section].professions
+
+
+def check_entourage_access(
+    actor: Actor, patient: PatientPolicy, section: EntourageSection
+) -> Decision:
+    """May ``actor`` read ``section`` of ``patient``'s "Entourage et volontés", access to the
+    record being granted (rules 1 and 2, then :data:`ENTOURAGE_RULES`)?"""
+    if actor.is_secretary:
+        return refuse(Refusal.SECRETARY_NO_READ)
+    if actor.id_nat in patient.blocked:
+        return refuse(Refusal.BLOCKED)
+    if not may_see_entourage(actor.profession, section):
+        return refuse(Refusal.ENTOURAGE_PROFESSION)
+    return ALLOW
