@@ -13,7 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -130,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="lifetime of a patient-scoped token in seconds (3600)",
     )
     serve.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started the server dies (tests, benches)",
+    )
+    serve.add_argument(
         "--ciba-expires",
         type=_positive,
         default=None,
@@ -142,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="M",
         help="time box of a bris de glace in minutes (60)",
+    )
+    serve.add_argument(
+        "--bris-de-glace-seconds",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help="time box of a bris de glace in seconds (replaces --bris-de-glace-minutes; tests)",
     )
     serve.add_argument(
         "--max-body-mb",
@@ -230,6 +245,18 @@ def _base_url(text: str | None, port: int) -> str:
     return text.rstrip("/")
 
 
+def _exit_with_parent() -> None:
+    """A server started by a test must not outlive it (a killed pytest leaves no orphan)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     host: str = args.host
     if host not in (LOOPBACK, "localhost"):
@@ -255,6 +282,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         overrides["ciba_expires_s"] = args.ciba_expires
     if args.bris_de_glace_minutes is not None:
         overrides["bris_de_glace_minutes"] = args.bris_de_glace_minutes
+    if args.bris_de_glace_seconds is not None:
+        overrides["bris_de_glace_seconds"] = args.bris_de_glace_seconds
     if args.max_body_mb is not None:
         overrides["max_body_bytes"] = args.max_body_mb * 1024 * 1024
     app = create_app(directory, Settings(base_url=base_url, **overrides))
@@ -270,6 +299,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     )
     # uvicorn's access log prints query strings (they carry INS): ours logs redacted paths.
     config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="info", access_log=False)
+    if args.exit_with_parent:
+        _exit_with_parent()
     uvicorn.Server(config).run()
     return EXIT_OK
 

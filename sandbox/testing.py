@@ -56,7 +56,7 @@ class SandboxProcess:
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "sandbox", "serve", str(self.directory),
-               "--port", str(self.port), *self._extra_args]  # fmt: skip
+               "--port", str(self.port), "--exit-with-parent", *self._extra_args]  # fmt: skip
         env = {**os.environ, **(self._env or {})}
         with self._log.open("wb") as log:
             self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
