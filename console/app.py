@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -648,6 +649,7 @@ def run_gui(
             settings.language,
         )
         _close_on_signals(console.window)
+        collector = _collect_garbage_on_the_gui_thread(app)
         quit_filter = _quit_closes_window(console.window)
         app.installEventFilter(quit_filter)
         with loop:
@@ -655,7 +657,32 @@ def run_gui(
     finally:
         asyncio.set_event_loop(None)
         del translations
+        gc.enable()
+    del collector
     return 0
+
+
+def _collect_garbage_on_the_gui_thread(app: QObject) -> QObject:
+    """Run Python's cyclic collector from a Qt timer on the GUI thread only.
+
+    Left automatic, the collector runs in whichever thread allocates: a worker (PKCS#11,
+    cache, reportlab) could then destroy Qt objects caught in reference cycles, which Qt
+    forbids and which can crash. (qutebrowser does the same.)
+    """
+    from PySide6.QtCore import QTimer
+
+    gc.disable()
+    timer = QTimer(app)
+    ticks = 0
+
+    def collect() -> None:
+        nonlocal ticks
+        ticks += 1
+        gc.collect(2 if ticks % 60 == 0 else 0)
+
+    timer.timeout.connect(collect)
+    timer.start(1000)
+    return timer
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,34 @@
+"""Session-wide test settings.
+
+Garbage collection runs on the main thread only. Python's cyclic collector otherwise runs in
+whichever thread happens to allocate: a worker (the PKCS#11 worker, the cache worker,
+reportlab's executor) may then destroy Qt objects left in reference cycles by GUI tests,
+which Qt forbids ("Timers cannot be stopped from another thread") and which can crash the
+process. The application does the same (console.app: collection from a Qt timer).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+_FULL_EVERY = 25
+_count = 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    gc.disable()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_main_thread() -> Iterator[None]:
+    global _count
+    yield
+    _count += 1
+    gc.collect(2 if _count % _FULL_EVERY == 0 else 1)
