@@ -794,7 +794,7 @@ async def open_access(request: Request) -> JSONResponse:
 
     ttl = float(settings.patient_token_ttl_s)
     if req.mode is AccessMode.BRIS_DE_GLACE:
-        ttl = min(ttl, settings.bris_de_glace_minutes * 60.0)
+        ttl = min(ttl, settings.bris_de_glace_s)
     ends = now + ttl
     episode_id = uuid.uuid4().hex
     if req.mode is AccessMode.BRIS_DE_GLACE:

@@ -15,8 +15,18 @@ class Settings:
     patient_token_ttl_s: int = 3600
     bris_de_glace_minutes: int = 60
     """A bris de glace token never outlives this, whatever patient_token_ttl_s says."""
+    bris_de_glace_seconds: int | None = None
+    """When set, the bris de glace time box in seconds (replaces bris_de_glace_minutes): tests
+    that watch a bris de glace end by itself run in seconds, not minutes."""
     challenge_ttl_s: int = 120
     ciba_expires_s: int = 120
     ciba_interval_s: int = 2
     page_default: int = 50
     page_max: int = 1000
+
+    @property
+    def bris_de_glace_s(self) -> float:
+        """The bris de glace time box in seconds."""
+        if self.bris_de_glace_seconds is not None:
+            return float(self.bris_de_glace_seconds)
+        return self.bris_de_glace_minutes * 60.0

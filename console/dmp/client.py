@@ -26,22 +26,34 @@ import base64
 import binascii
 import email.utils
 import hashlib
+import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import httpx
 
+from console.dmp.bundle import JSON_PATCH, receipt_from_response
 from console.dmp.errors import error_from_response
 from console.dmp.mapping import (
+    advance_directives_page_from_bundle,
+    audit_page_from_bundle,
+    document_from_fhir,
     documents_page_from_bundle,
+    immunization_from_fhir,
+    immunization_to_fhir,
+    immunizations_page_from_bundle,
     json_object,
     parse_fhir_datetime,
+    patient_summary_from_bundle,
     patients_from_bundle,
+    professional_from_whoami,
+    related_persons_page_from_bundle,
 )
+from console.domain.deposit import DepositReceipt
 from console.domain.dossier import (
     AccessGrant,
     DocumentPage,
@@ -49,9 +61,17 @@ from console.domain.dossier import (
     PatientRecord,
     ProfessionalLogin,
 )
-from console.domain.errors import NetworkError, ProtocolError, ServerError
+from console.domain.emergency import AuditRecord, ProfessionalIdentity
+from console.domain.errors import NetworkError, ProtocolError, RetryableServerError, ServerError
 from console.domain.ins import INS
-from console.domain.models import AccessMode, DocumentMeta
+from console.domain.models import AccessMode, Actor, DocumentMeta
+from console.domain.profile import (
+    ADVANCE_DIRECTIVE_CATEGORY,
+    CONSENT_CATEGORY_SYSTEM,
+    AdvanceDirectives,
+    PatientSummary,
+    RelatedContact,
+)
 from console.domain.rules import AccessRequest
 from console.domain.session import (
     EcpsExpiredError,
@@ -61,6 +81,7 @@ from console.domain.session import (
     EcpsRequest,
     EcpsUnknownIdentifierError,
 )
+from console.domain.vaccination import Immunization, NewImmunization
 
 __all__ = ["DocumentPage", "HttpDmpGateway", "SandboxEcpsPhone"]
 
@@ -76,6 +97,7 @@ CIBA_DEFAULT_INTERVAL_S: Final = 5.0
 """CIBA core 1.0, section 7.3: the poll interval when the server gives none."""
 
 Sleep = Callable[[float], Awaitable[None]]
+_T = TypeVar("_T")
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -573,6 +595,266 @@ class HttpDmpGateway:
             raise ProtocolError(
                 "Réponse du serveur DMP invalide : Binary.data n'est pas du base64."
             ) from None
+
+    # -- deposits and document updates (ITI-65, PATCH) -------------------------------------------
+    async def _write(
+        self, method: str, url: httpx.URL, token: str, content: bytes, content_type: str
+    ) -> httpx.Response:
+        """Send one write, never retried here (the deposit pipeline decides); the 2xx answer.
+
+        Raises:
+            RetryableServerError: 429 or 5xx (``retry_after`` from the Retry-After header).
+            NetworkError, ProtocolError, ServerError: as every call.
+        """
+        headers = {
+            "Accept": FHIR_JSON,
+            "Content-Type": content_type,
+            "Authorization": f"Bearer {token}",
+        }
+        started = time.perf_counter()
+        try:
+            response = await self._client.request(
+                method, url, content=content, headers=headers, follow_redirects=False
+            )
+        except httpx.TransportError as exc:
+            log.info(
+                "%s %s failed: %s after %.0f ms",
+                method,
+                url.path,
+                type(exc).__name__,
+                (time.perf_counter() - started) * 1000,
+            )
+            raise _network_error(exc, self.server_label) from None
+        except httpx.DecodingError:
+            raise ProtocolError(
+                f"Réponse du serveur DMP illisible pour {method} {url.path} (encodage invalide)."
+            ) from None
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info("%s %s -> %d (%.0f ms)", method, url.path, response.status_code, elapsed)
+        if response.is_success:
+            return response
+        error = error_from_response(response.status_code, response.content, method, url.path)
+        if isinstance(error, ServerError) and (error.status == 429 or error.status >= 500):
+            delay = _retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+            raise RetryableServerError(str(error), error.status, error.reason, delay)
+        raise error
+
+    async def deposit(self, auth: ProfessionalLogin | AccessGrant, bundle: bytes) -> DepositReceipt:
+        """Deposit an ITI-65 transaction Bundle (``POST /``), sent as given, once.
+
+        ``bundle`` is the exact bytes kept in the outbox: sending them again (same
+        masterIdentifier) is answered idempotently by the DMP (``replayed``). A professional
+        token serves (no access mode needed); a patient-scoped token of the same patient too.
+
+        Raises:
+            RetryableServerError: 429 / 5xx: send again later (same bytes).
+            NetworkError: no answer (the server may or may not have stored it: send again).
+            ForbiddenError: the rules refuse (``reason``: ``not_same_structure``, ``blocked``,
+                ``deposit_for_another``, ``not_author``...).
+            ServerError: 400 / 409 / 413 / 422 (``reason`` says what).
+            ProtocolError: an answer the console cannot read.
+        """
+        response = await self._write("POST", self._url("/"), auth.token, bundle, FHIR_JSON)
+        replayed = response.headers.get("X-Sandbox-Replay", "").lower() == "true"
+        return receipt_from_response(self._json(response), replayed=replayed)
+
+    async def patch_document(
+        self,
+        auth: ProfessionalLogin | AccessGrant,
+        doc_id: str,
+        ops: Sequence[Mapping[str, Any]],
+    ) -> DocumentMeta:
+        """Apply a JSON Patch to a DocumentReference (``PATCH /DocumentReference/{id}``):
+        visibility labels or deletion (``console.dmp.bundle.update_patch``). Sent once.
+
+        Returns:
+            The document as the server now has it.
+
+        Raises:
+            ForbiddenError: ``not_author`` (or ``blocked``); NotFoundError: unknown (or masked
+            for the caller); ServerError: 409 ``not_current``, 422 ``invalid_patch``...
+        """
+        if not doc_id:
+            raise ValueError("document without id")
+        body = json.dumps(list(ops), separators=(",", ":")).encode("utf-8")
+        path = f"/DocumentReference/{quote(doc_id, safe='')}"
+        response = await self._write("PATCH", self._url(path), auth.token, body, JSON_PATCH)
+        return document_from_fhir(self._json(response))
+
+    async def whoami_actor(self, login: ProfessionalLogin) -> Actor:
+        """Who the login is in the server's directory (``GET /auth/whoami``): names,
+        profession, specialty and structure. A secretary's structure is the one she
+        deposits for."""
+        response = await self._send(
+            "GET", self._url("/auth/whoami"), token=login.token, accept="application/json"
+        )
+        who = self._json(response)
+
+        def text(key: str, source: Mapping[str, Any] = who) -> str:
+            value = source.get(key)
+            return value.strip() if isinstance(value, str) else ""
+
+        id_nat, profession = text("id_nat"), text("profession")
+        if not id_nat or not profession:
+            raise ProtocolError("Réponse du serveur DMP incomplète : /auth/whoami.")
+        if id_nat != login.id_nat:
+            raise ProtocolError(
+                "Réponse du serveur DMP incohérente : /auth/whoami ne désigne pas la personne "
+                "connectée."
+            )
+        structure = who.get("structure")
+        structure = structure if isinstance(structure, dict) else {}
+        return Actor(
+            id_nat=id_nat,
+            profession=profession,
+            family_name=text("family_name"),
+            given_name=text("given_name"),
+            specialty=text("specialty") or None,
+            structure_id=text("id", structure) or None,
+            structure_name=text("name", structure) or None,
+            regulator=who.get("role") == "regulator",
+        )
+
+    # -- access history and attestation -------------------------------------------------------
+    async def professional_identity(self, grant: AccessGrant) -> ProfessionalIdentity:
+        """Who holds ``grant`` (``GET /auth/whoami`` with the patient token): name, profession
+        and structure, as the bris de glace attestation names her."""
+        response = await self._send(
+            "GET", self._url("/auth/whoami"), token=grant.token, accept="application/json"
+        )
+        return professional_from_whoami(self._json(response))
+
+    async def audit_events(
+        self, grant: AccessGrant, *, limit: int = 1000, page_size: int = 200
+    ) -> list[AuditRecord]:
+        """The caller's own traces on the patient of ``grant`` (``GET /AuditEvent``), newest
+        first, at most ``limit`` (the ``next`` links are followed on our origin only)."""
+        url = self._url("/AuditEvent")
+        params: list[tuple[str, str]] | None = [
+            ("patient.identifier", grant.patient.ins.token()),
+            ("_count", str(max(1, min(page_size, limit)))),
+        ]
+        records: list[AuditRecord] = []
+        seen: set[str] = set()
+        while True:
+            response = await self._send("GET", url, token=grant.token, params=params)
+            page, _, next_link = audit_page_from_bundle(self._json(response))
+            records.extend(page)
+            if next_link is None or len(records) >= limit:
+                return records[:limit]
+            url = self._checked_link(next_link)
+            if str(url) in seen:
+                raise ProtocolError(
+                    "Réponse du serveur DMP invalide : la pagination revient sur une page déjà lue."
+                )
+            seen.add(str(url))
+            params = None
+
+    # -- patient profile: header, vaccinations, "Entourage et volontés" (issue 9) -------------
+    async def _all_pages(
+        self,
+        grant: AccessGrant,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        parse: Callable[[Any], tuple[list[_T], int | None, str | None]],
+    ) -> list[_T]:
+        """Every match of a search about ``grant``'s patient, following ``next`` links (on
+        our origin only, never twice the same page)."""
+        url: httpx.URL = self._url(path)
+        page_params: Sequence[tuple[str, str]] | None = [
+            ("patient.identifier", grant.patient.ins.token()),
+            *params,
+        ]
+        found: list[_T] = []
+        seen: set[str] = set()
+        while True:
+            response = await self._send("GET", url, token=grant.token, params=page_params)
+            items, _, next_link = parse(self._json(response))
+            found.extend(items)
+            if next_link is None:
+                return found
+            url = self._checked_link(next_link)
+            if str(url) in seen:
+                raise ProtocolError(
+                    "Réponse du serveur DMP invalide : la pagination revient sur une page déjà lue."
+                )
+            seen.add(str(url))
+            page_params = None
+
+    @staticmethod
+    def _same_patient(grant: AccessGrant, ins_value: str, what: str) -> None:
+        if ins_value != grant.patient.ins.value:
+            raise ProtocolError(
+                f"Réponse du serveur DMP incohérente : {what} concerne un autre patient."
+            )
+
+    async def patient_summary(self, grant: AccessGrant) -> PatientSummary:
+        """The open record's patient with her médecin traitant (``GET /Patient`` with the
+        patient token: the server tells ``generalPractitioner`` only to an open access)."""
+        response = await self._send(
+            "GET",
+            self._url("/Patient"),
+            token=grant.token,
+            params=[("identifier", grant.patient.ins.token())],
+        )
+        summary = patient_summary_from_bundle(self._json(response), grant.patient.ins)
+        if summary is None:
+            raise ProtocolError(
+                "Réponse du serveur DMP inattendue : le patient du dossier ouvert est absent."
+            )
+        return summary
+
+    async def immunizations(self, grant: AccessGrant) -> list[Immunization]:
+        """The patient's vaccinations (``GET /Immunization``), every page.
+
+        Raises ForbiddenError (reason ``matrix``) when the profession may not read the
+        vaccination history."""
+        found = await self._all_pages(
+            grant, "/Immunization", [("_count", "200")], immunizations_page_from_bundle
+        )
+        for item in found:
+            self._same_patient(grant, item.patient_ins, "une vaccination")
+        return found
+
+    async def add_immunization(self, grant: AccessGrant, new: NewImmunization) -> Immunization:
+        """Record a checked vaccination (``POST /Immunization``; never retried). The server
+        answers the stored Immunization, whose performer is the caller.
+
+        Raises ServerError 422 (reason ``unknown_vaccine``, ``future_date``, ``before_birth``,
+        ``missing_lot``, ``performer_mismatch``...) when it refuses: nothing was written."""
+        response = await self._send(
+            "POST",
+            self._url("/Immunization"),
+            token=grant.token,
+            json_body=immunization_to_fhir(new, grant.patient.ins),
+        )
+        stored = immunization_from_fhir(self._json(response))
+        self._same_patient(grant, stored.patient_ins, "la vaccination enregistrée")
+        return stored
+
+    async def related_persons(self, grant: AccessGrant) -> list[RelatedContact]:
+        """The person of trust and the relatives to contact (``GET /RelatedPerson``).
+
+        Raises ForbiddenError (reason ``entourage_profession``) when the rules do not open
+        them to the profession."""
+        return await self._all_pages(
+            grant, "/RelatedPerson", [("_count", "100")], related_persons_page_from_bundle
+        )
+
+    async def advance_directives(self, grant: AccessGrant) -> AdvanceDirectives | None:
+        """What the patient recorded about her advance directives (``GET /Consent``,
+        category ``acd``), the latest; None when nothing.
+
+        Raises ForbiddenError (reason ``entourage_profession``) when the rules do not open
+        them to the profession."""
+        found = await self._all_pages(
+            grant,
+            "/Consent",
+            [("category", f"{CONSENT_CATEGORY_SYSTEM}|{ADVANCE_DIRECTIVE_CATEGORY}")],
+            advance_directives_page_from_bundle,
+        )
+        found.sort(key=lambda d: d.recorded or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return found[0] if found else None
 
     # -- life cycle -----------------------------------------------------------------------------
     async def aclose(self) -> None:

@@ -19,23 +19,59 @@ from functools import cache
 from typing import Any, Final
 
 from console.domain.dossier import PatientRecord
+from console.domain.emergency import AuditRecord, ProfessionalIdentity
 from console.domain.errors import InvalidINSError, ProtocolError
 from console.domain.ins import INS, INS_SYSTEMS
 from console.domain.models import DocStatus, DocumentMeta, Visibility
-from console.domain.terminology import terminology
+from console.domain.profile import (
+    ADVANCE_DIRECTIVE_CATEGORY,
+    ADVANCE_DIRECTIVE_SCOPE,
+    CONSENT_CATEGORY_SYSTEM,
+    CONSENT_SCOPE_SYSTEM,
+    CONTACT_RANK_URL,
+    DIRECTIVES_DATE_URL,
+    DIRECTIVES_LOCATION_URL,
+    DIRECTIVES_WRITTEN_URL,
+    LOINC_ADVANCE_DIRECTIVE,
+    TRE_R216_SYSTEM,
+    TRE_R260_SYSTEM,
+    AdvanceDirectives,
+    GeneralPractitioner,
+    PatientSummary,
+    Phone,
+    RelatedContact,
+    roles_of,
+)
+from console.domain.terminology import LOINC_SYSTEM, terminology
+from console.domain.vaccination import (
+    Immunization,
+    NewImmunization,
+    Performer,
+    Vaccine,
+    vaccine_catalogue,
+)
 from console.resources import load_json
 
 __all__ = [
     "ARCHIVED_URL",
     "DATA_ENTERER_URL",
     "IDNAT_SYSTEM",
+    "advance_directives_from_fhir",
+    "advance_directives_page_from_bundle",
     "document_from_fhir",
     "documents_page_from_bundle",
+    "general_practitioner_from_patient",
+    "immunization_from_fhir",
+    "immunization_to_fhir",
+    "immunizations_page_from_bundle",
     "json_object",
     "parse_fhir_date",
     "parse_fhir_datetime",
     "patient_from_fhir",
+    "patient_summary_from_bundle",
     "patients_from_bundle",
+    "related_person_from_fhir",
+    "related_persons_page_from_bundle",
 ]
 
 IDNAT_SYSTEM: Final = "urn:oid:1.2.250.1.71.4.2.1"
@@ -523,3 +559,371 @@ def documents_page_from_bundle(bundle: Any) -> tuple[list[DocumentMeta], int | N
     obj = _searchset(bundle)
     docs = [document_from_fhir(r) for r in _matches(obj, "DocumentReference")]
     return docs, _total(obj), _next_link(obj)
+
+
+# -- Immunization -------------------------------------------------------------------------------
+def _reference_identifier(reference: Any, system: str, where: str) -> str | None:
+    """The value of a logical Reference's identifier of ``system`` (None when absent)."""
+    ref = _opt_object(reference, where)
+    if ref is None:
+        return None
+    ident = _opt_object(ref.get("identifier"), f"{where}.identifier")
+    if ident is None or ident.get("system") != system:
+        return None
+    return _text(ident.get("value"), f"{where}.identifier.value")
+
+
+def _where(kind: str, obj: dict[str, Any]) -> str:
+    """``Kind[id]`` when the id is a FHIR id (never quote arbitrary server text)."""
+    res_id = obj.get("id")
+    return f"{kind}[{res_id}]" if isinstance(res_id, str) and _FHIR_ID.fullmatch(res_id) else kind
+
+
+def immunization_from_fhir(resource: Any) -> Immunization:
+    """An Immunization resource -> :class:`~console.domain.vaccination.Immunization`."""
+    obj = _check_type(resource, "Immunization", "Immunization")
+    where = _where("Immunization", obj)
+    imm_id = _text(obj.get("id"), f"{where}.id")
+    status = _text(obj.get("status"), f"{where}.status")
+    codings = _codings(obj.get("vaccineCode"), f"{where}.vaccineCode")
+    if not codings:
+        raise _missing(f"{where}.vaccineCode.coding")
+    known = vaccine_catalogue()
+    chosen = next((c for c in codings if c.get("system") == known.system), codings[0])
+    code = _text(chosen.get("code"), f"{where}.vaccineCode.coding.code")
+    system = _opt_text(chosen.get("system"), f"{where}.vaccineCode.coding.system") or ""
+    concept = json_object(obj.get("vaccineCode"), f"{where}.vaccineCode")
+    listed = known.get(code) if system == known.system else None
+    display = (
+        _opt_text(chosen.get("display"), f"{where}.vaccineCode.coding.display")
+        or _opt_text(concept.get("text"), f"{where}.vaccineCode.text")
+        or (listed.display if listed is not None else "")
+    )
+    vaccine = Vaccine(system, code, display, listed.examples if listed is not None else ())
+    patient = json_object(obj.get("patient"), f"{where}.patient")
+    patient_ins = _text(
+        json_object(patient.get("identifier"), f"{where}.patient.identifier").get("value"),
+        f"{where}.patient.identifier.value",
+    )
+    occurrence = parse_fhir_date(
+        _text(obj.get("occurrenceDateTime"), f"{where}.occurrenceDateTime")[:10],
+        f"{where}.occurrenceDateTime",
+    )
+    recorded = None
+    if obj.get("recorded") is not None:
+        recorded = parse_fhir_datetime(obj["recorded"], f"{where}.recorded")
+    performer = None
+    for i, entry in enumerate(_list(obj.get("performer"), f"{where}.performer")):
+        here = f"{where}.performer[{i}].actor"
+        actor = json_object(json_object(entry, f"{where}.performer[{i}]").get("actor"), here)
+        id_nat = _reference_identifier(actor, IDNAT_SYSTEM, here)
+        if id_nat is not None:
+            performer = Performer(id_nat, _opt_text(actor.get("display"), f"{here}.display") or "")
+            break
+    return Immunization(
+        id=imm_id,
+        patient_ins=patient_ins,
+        vaccine=vaccine,
+        occurrence=occurrence,
+        lot_number=_opt_text(obj.get("lotNumber"), f"{where}.lotNumber") or "",
+        performer=performer,
+        recorded=recorded,
+        status=status,
+    )
+
+
+def immunizations_page_from_bundle(
+    bundle: Any,
+) -> tuple[list[Immunization], int | None, str | None]:
+    """A searchset Bundle of Immunizations -> (immunizations, total, next link URL)."""
+    obj = _searchset(bundle)
+    found = [immunization_from_fhir(r) for r in _matches(obj, "Immunization")]
+    return found, _total(obj), _next_link(obj)
+
+
+def immunization_to_fhir(new: NewImmunization, ins: INS) -> dict[str, Any]:
+    """The body of ``POST /Immunization`` for a checked vaccination: the performer is the
+    professional logged in (the server records the caller and refuses anyone else)."""
+    actor: dict[str, Any] = {"identifier": {"system": IDNAT_SYSTEM, "value": new.performer.id_nat}}
+    if new.performer.name:
+        actor["display"] = new.performer.name
+    coding: dict[str, Any] = {"system": new.vaccine.system, "code": new.vaccine.code}
+    if new.vaccine.display:
+        coding["display"] = new.vaccine.display
+    return {
+        "resourceType": "Immunization",
+        "status": "completed",
+        "vaccineCode": {"coding": [coding]},
+        "patient": {"identifier": {"system": ins.system, "value": ins.value}},
+        "occurrenceDateTime": new.occurrence.isoformat(),
+        "primarySource": True,
+        "lotNumber": new.lot_number,
+        "performer": [{"actor": actor}],
+    }
+
+
+# -- Patient.generalPractitioner -------------------------------------------------------------------
+def general_practitioner_from_patient(resource: Any) -> GeneralPractitioner | None:
+    """The médecin traitant of a Patient (``generalPractitioner``: the first Practitioner
+    carrying an idNat), None when the server tells none."""
+    obj = _check_type(resource, "Patient", "Patient")
+    contained = _contained(obj, "Patient")
+    for i, ref in enumerate(_list(obj.get("generalPractitioner"), "Patient.generalPractitioner")):
+        here = f"Patient.generalPractitioner[{i}]"
+        ref_obj = json_object(ref, here)
+        target = _resolve(ref_obj, contained, here)
+        display = _opt_text(ref_obj.get("display"), f"{here}.display") or ""
+        if target is not None:
+            if target.get("resourceType") not in ("Practitioner", "PractitionerRole"):
+                continue
+            id_nat = _identifier_value(target.get("identifier"), IDNAT_SYSTEM, f"{here}.identifier")
+            display = display or _human_name(target.get("name"), f"{here}.name")
+        else:
+            kind = ref_obj.get("type")
+            if kind not in (None, "Practitioner", "PractitionerRole"):
+                continue
+            id_nat = _reference_identifier(ref_obj, IDNAT_SYSTEM, here)
+        if id_nat:
+            return GeneralPractitioner(id_nat, display)
+    return None
+
+
+def patient_summary_from_bundle(bundle: Any, ins: INS) -> PatientSummary | None:
+    """The Patient of ``ins`` in a searchset (identity and médecin traitant), None if absent."""
+    for resource in _matches(bundle, "Patient"):
+        record = patient_from_fhir(resource)
+        if record.ins.value == ins.value:
+            return PatientSummary(record, general_practitioner_from_patient(resource))
+    return None
+
+
+# -- RelatedPerson ("Entourage et volontés") ------------------------------------------------------
+def related_person_from_fhir(resource: Any) -> RelatedContact:
+    """A RelatedPerson -> :class:`~console.domain.profile.RelatedContact` (roles from TRE_R260,
+    relation from TRE_R216; other codings ignored)."""
+    obj = _check_type(resource, "RelatedPerson", "RelatedPerson")
+    where = _where("RelatedPerson", obj)
+    person_id = _text(obj.get("id"), f"{where}.id")
+    role_codes: list[str] = []
+    relation, relation_label = "", ""
+    for i, concept in enumerate(_list(obj.get("relationship"), f"{where}.relationship")):
+        for c in _codings(concept, f"{where}.relationship[{i}]"):
+            code = c.get("code")
+            if not isinstance(code, str) or not code:
+                continue
+            if c.get("system") == TRE_R260_SYSTEM:
+                role_codes.append(code)
+            elif c.get("system") == TRE_R216_SYSTEM and not relation:
+                relation = code
+                relation_label = _opt_text(c.get("display"), f"{where}.relationship.display") or ""
+    family, given = "", ""
+    names = [n for n in _list(obj.get("name"), f"{where}.name") if isinstance(n, dict)]
+    if names:
+        raw_family = names[0].get("family")
+        family = raw_family.strip() if isinstance(raw_family, str) else ""
+        given = " ".join(
+            g.strip()
+            for g in _list(names[0].get("given"), f"{where}.name.given")
+            if isinstance(g, str) and g.strip()
+        )
+        if not family and not given:
+            text = names[0].get("text")
+            family = text.strip() if isinstance(text, str) else ""
+    phones: list[tuple[int, int, Phone]] = []
+    for i, point in enumerate(_list(obj.get("telecom"), f"{where}.telecom")):
+        if not isinstance(point, dict) or point.get("system") not in ("phone", "sms"):
+            continue
+        value = _opt_text(point.get("value"), f"{where}.telecom[{i}].value")
+        if value is None:
+            continue
+        rank = point.get("rank")
+        order = rank if isinstance(rank, int) and not isinstance(rank, bool) else 1_000_000
+        use = point.get("use")
+        phones.append((order, i, Phone(value, use if isinstance(use, str) else "")))
+    contact_rank = 0
+    for i, ext in enumerate(_list(obj.get("extension"), f"{where}.extension")):
+        if isinstance(ext, dict) and ext.get("url") == CONTACT_RANK_URL:
+            value = ext.get("valuePositiveInt")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise _invalid(f"{where}.extension[{i}].valuePositiveInt", "entier positif")
+            contact_rank = value
+    return RelatedContact(
+        id=person_id,
+        family_name=family,
+        given_names=given,
+        roles=roles_of(role_codes),
+        relationship_code=relation,
+        relationship_label=relation_label,
+        phones=tuple(p for _, _, p in sorted(phones, key=lambda t: (t[0], t[1]))),
+        rank=contact_rank,
+    )
+
+
+def related_persons_page_from_bundle(
+    bundle: Any,
+) -> tuple[list[RelatedContact], int | None, str | None]:
+    """A searchset Bundle of RelatedPersons -> (contacts, total, next link URL)."""
+    obj = _searchset(bundle)
+    found = [related_person_from_fhir(r) for r in _matches(obj, "RelatedPerson")]
+    return found, _total(obj), _next_link(obj)
+
+
+# -- Consent (advance directives) ------------------------------------------------------------------
+def _is_advance_directive(obj: dict[str, Any], where: str) -> bool:
+    for c in _codings(obj.get("scope"), f"{where}.scope"):
+        if c.get("system") == CONSENT_SCOPE_SYSTEM and c.get("code") == ADVANCE_DIRECTIVE_SCOPE:
+            return True
+    for i, concept in enumerate(_list(obj.get("category"), f"{where}.category")):
+        for c in _codings(concept, f"{where}.category[{i}]"):
+            if (c.get("system"), c.get("code")) in (
+                (CONSENT_CATEGORY_SYSTEM, ADVANCE_DIRECTIVE_CATEGORY),
+                (LOINC_SYSTEM, LOINC_ADVANCE_DIRECTIVE),
+            ):
+                return True
+    return False
+
+
+def advance_directives_from_fhir(resource: Any) -> AdvanceDirectives | None:
+    """A Consent about advance directives -> :class:`AdvanceDirectives`; None for another
+    kind of Consent, or one no longer active."""
+    obj = _check_type(resource, "Consent", "Consent")
+    where = _where("Consent", obj)
+    if not _is_advance_directive(obj, where):
+        return None
+    if _text(obj.get("status"), f"{where}.status") != "active":
+        return None
+    written: bool | None = None
+    written_on = None
+    location = ""
+    for i, ext in enumerate(_list(obj.get("extension"), f"{where}.extension")):
+        if not isinstance(ext, dict):
+            continue
+        here = f"{where}.extension[{i}]"
+        match ext.get("url"):
+            case url if url == DIRECTIVES_WRITTEN_URL:
+                value = ext.get("valueBoolean")
+                if not isinstance(value, bool):
+                    raise _invalid(f"{here}.valueBoolean", "booléen")
+                written = value
+            case url if url == DIRECTIVES_DATE_URL:
+                written_on = parse_fhir_date(ext.get("valueDate"), f"{here}.valueDate")
+            case url if url == DIRECTIVES_LOCATION_URL:
+                location = _opt_text(ext.get("valueString"), f"{here}.valueString") or ""
+    if written is None:
+        # Without the sandbox's extension, an active advance-directive Consent says that
+        # directives exist.
+        written = True
+    recorded = None
+    if obj.get("dateTime") is not None:
+        recorded = parse_fhir_datetime(obj["dateTime"], f"{where}.dateTime")
+    return AdvanceDirectives(written, written_on, location, recorded)
+
+
+def advance_directives_page_from_bundle(
+    bundle: Any,
+) -> tuple[list[AdvanceDirectives], int | None, str | None]:
+    """A searchset Bundle of Consents -> (the advance directives among them, total, next)."""
+    obj = _searchset(bundle)
+    found = [d for r in _matches(obj, "Consent") if (d := advance_directives_from_fhir(r))]
+    return found, _total(obj), _next_link(obj)
+
+
+# -- AuditEvent and whoami (access history, attestation) ----------------------------------------
+def _first_code(concept: Any, where: str) -> str:
+    """The code of the first coding of a Coding or CodeableConcept ("" when none)."""
+    obj = _opt_object(concept, where)
+    if obj is None:
+        return ""
+    codings = [obj] if "code" in obj else _codings(obj, where)
+    for coding in codings:
+        code = coding.get("code")
+        if isinstance(code, str) and code.strip():
+            return code.strip()
+    return ""
+
+
+def audit_record_from_fhir(resource: Any) -> AuditRecord:
+    """An AuditEvent resource -> :class:`~console.domain.emergency.AuditRecord`.
+
+    The agent is the first requestor (else the first agent); the patient is the first entity
+    identified by an INS; the other entities' references are kept in order.
+    """
+    obj = _check_type(resource, "AuditEvent", "AuditEvent")
+    where = "AuditEvent"
+    recorded = parse_fhir_datetime(obj.get("recorded"), f"{where}.recorded")
+    subtypes = _list(obj.get("subtype"), f"{where}.subtype")
+    subtype = _first_code(subtypes[0], f"{where}.subtype[0]") if subtypes else ""
+    agents = [a for a in _list(obj.get("agent"), f"{where}.agent") if isinstance(a, dict)]
+    agent = next((a for a in agents if a.get("requestor") is True), agents[0] if agents else {})
+    who = _opt_object(agent.get("who"), f"{where}.agent.who") or {}
+    ident = _opt_object(who.get("identifier"), f"{where}.agent.who.identifier") or {}
+    actor = ""
+    if ident.get("system") == IDNAT_SYSTEM:
+        actor = _opt_text(ident.get("value"), f"{where}.agent.who.identifier.value") or ""
+    purposes = _list(agent.get("purposeOfUse"), f"{where}.agent.purposeOfUse")
+    purpose = _first_code(purposes[0], f"{where}.agent.purposeOfUse[0]") if purposes else ""
+    patient_ins = ""
+    description = ""
+    references: list[str] = []
+    for i, entity in enumerate(_list(obj.get("entity"), f"{where}.entity")):
+        if not isinstance(entity, dict):
+            continue
+        what = _opt_object(entity.get("what"), f"{where}.entity[{i}].what") or {}
+        text = _opt_text(entity.get("description"), f"{where}.entity[{i}].description")
+        if text and not description:
+            description = text
+        identifier = _opt_object(what.get("identifier"), f"{where}.entity[{i}].what.identifier")
+        if identifier is not None and identifier.get("system") in INS_SYSTEMS:
+            value = _opt_text(identifier.get("value"), f"{where}.entity[{i}].what.identifier")
+            patient_ins = patient_ins or (value or "")
+            continue
+        reference = _opt_text(what.get("reference"), f"{where}.entity[{i}].what.reference")
+        if reference:
+            references.append(reference)
+    outcome = _opt_text(obj.get("outcome"), f"{where}.outcome") or "0"
+    outcome_text = _opt_text(obj.get("outcomeDesc"), f"{where}.outcomeDesc") or ""
+    raw_id = obj.get("id")
+    return AuditRecord(
+        id=raw_id if isinstance(raw_id, str) else "",
+        recorded=recorded,
+        type_code=_first_code(obj.get("type"), f"{where}.type"),
+        subtype=subtype,
+        action=_opt_text(obj.get("action"), f"{where}.action") or "",
+        outcome=outcome,
+        outcome_text=outcome_text,
+        purpose=purpose,
+        actor_id_nat=actor,
+        actor_name=_opt_text(who.get("display"), f"{where}.agent.who.display") or "",
+        patient_ins=patient_ins,
+        references=tuple(references),
+        description=description or outcome_text,
+    )
+
+
+def audit_page_from_bundle(bundle: Any) -> tuple[list[AuditRecord], int | None, str | None]:
+    """A searchset Bundle of AuditEvents -> (records, total, next link URL)."""
+    obj = _searchset(bundle)
+    records = [audit_record_from_fhir(r) for r in _matches(obj, "AuditEvent")]
+    return records, _total(obj), _next_link(obj)
+
+
+def professional_from_whoami(body: Any) -> ProfessionalIdentity:
+    """The ``/auth/whoami`` answer -> :class:`~console.domain.emergency.ProfessionalIdentity`."""
+    obj = json_object(body, "/auth/whoami")
+    where = "/auth/whoami"
+    id_nat = _text(obj.get("id_nat"), f"{where}.id_nat")
+    structure = _opt_object(obj.get("structure"), f"{where}.structure") or {}
+    name = _opt_text(obj.get("name"), f"{where}.name")
+    if name is None:
+        given = _opt_text(obj.get("given_name"), f"{where}.given_name") or ""
+        family = _opt_text(obj.get("family_name"), f"{where}.family_name") or ""
+        name = f"{given} {family}".strip()
+    return ProfessionalIdentity(
+        id_nat=id_nat,
+        name=name or id_nat,
+        profession=_opt_text(obj.get("profession"), f"{where}.profession") or "",
+        profession_label=_opt_text(obj.get("profession_label"), f"{where}.profession_label") or "",
+        specialty=_opt_text(obj.get("specialty"), f"{where}.specialty"),
+        structure_id=_opt_text(structure.get("id"), f"{where}.structure.id") or "",
+        structure_name=_opt_text(structure.get("name"), f"{where}.structure.name") or "",
+    )

@@ -35,7 +35,7 @@ from console.domain.ins import is_valid_nir, nir_key, normalize_nir
 from console.domain.models import AccessMode
 from console.domain.rules import AccessRequest, Refusal
 from console.services.dossier import DossierService, OpenDossier, PatientNotFoundError
-from console.views.consent import AccessModeDialog, ConsentDialog, ask, plain_label
+from console.views.consent import AccessModeDialog, ConsentDialog, RefusalBox, ask, plain_label
 from console.views.tasks import spawn
 
 __all__ = ["NirCheck", "PatientSearchWidget", "check_nir"]
@@ -96,6 +96,14 @@ class PatientSearchWidget(QWidget):
     runs, the controls that start it are disabled and a progress bar turns. Errors are shown
     in the widget itself, and the typed INS is kept.
 
+    A refusal of the DMP is shown in :attr:`refusal_box` (an opposed patient is told plainly
+    that nothing was opened and why).
+
+    Args:
+        dossier_service: Finds and opens (a ``TracedDossierService`` when wired: the opening
+            then starts the bris de glace episode).
+        bris_de_glace_minutes: The time box the access-mode dialog announces.
+
     Signals:
         dossierOpened(object): an :class:`~console.services.dossier.OpenDossier`, once the
             record is open in the chosen access mode.
@@ -103,9 +111,16 @@ class PatientSearchWidget(QWidget):
 
     dossierOpened = Signal(object)
 
-    def __init__(self, dossier_service: DossierService, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        dossier_service: DossierService,
+        parent: QWidget | None = None,
+        *,
+        bris_de_glace_minutes: int = 60,
+    ) -> None:
         super().__init__(parent)
         self._service = dossier_service
+        self._bris_de_glace_minutes = bris_de_glace_minutes
         self._task: asyncio.Task[Any] | None = None
         self._busy = _Busy.IDLE
         self._patient: PatientRecord | None = None
@@ -143,6 +158,7 @@ class PatientSearchWidget(QWidget):
         self.status_message = plain_label()
         self.status_message.setObjectName("statusMessage")
         self.status_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.refusal_box = RefusalBox()
 
         self.patient_box = QGroupBox(self.tr("Patient"))
         self.name_label = plain_label()
@@ -167,6 +183,7 @@ class PatientSearchWidget(QWidget):
         layout.addLayout(field_row)
         layout.addWidget(self.ins_message)
         layout.addWidget(self.status_message)
+        layout.addWidget(self.refusal_box)
         layout.addWidget(self.patient_box)
         layout.addStretch(1)
 
@@ -206,6 +223,7 @@ class PatientSearchWidget(QWidget):
         self._show_patient(None)
         self.ins_edit.clear()
         self.status_message.clear()
+        self.refusal_box.clear()
         self._check_ins()
 
     def cancel(self) -> None:
@@ -271,6 +289,7 @@ class PatientSearchWidget(QWidget):
         ):
             self._show_patient(None)
         self._status("")
+        self.refusal_box.clear()
 
     # -- running requests ------------------------------------------------------------------------
     def _set_busy(self, busy: _Busy, message: str = "") -> None:
@@ -322,6 +341,7 @@ class PatientSearchWidget(QWidget):
                 return self.tr("Inconnu")
 
     async def _search(self, nir: str) -> None:
+        self.refusal_box.clear()
         self._show_patient(None)
         self._set_busy(_Busy.SEARCHING, self.tr("Recherche du patient…"))
         try:
@@ -346,7 +366,8 @@ class PatientSearchWidget(QWidget):
 
     async def _open(self, patient: PatientRecord) -> None:
         self._status("")
-        dialog = AccessModeDialog(patient, self)
+        self.refusal_box.clear()
+        dialog = AccessModeDialog(patient, self, time_box_minutes=self._bris_de_glace_minutes)
         request = await self._await_dialog(dialog, dialog.request)
         if request is None:
             return
@@ -360,6 +381,7 @@ class PatientSearchWidget(QWidget):
             self._status(
                 self.tr("Accès refusé par le DMP : {reason}").format(reason=str(exc)), error=True
             )
+            self.refusal_box.show_refusal(exc.reason, str(exc))
         except ConsoleError as exc:
             self._status(
                 self.tr("Ouverture impossible : {reason}").format(reason=str(exc)), error=True
