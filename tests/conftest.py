@@ -10,6 +10,7 @@ process. The application does the same (console.app: collection from a Qt timer)
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,8 @@ _count = 0
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Qt widgets in tests never need a display (./dev test sets it too).
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     gc.disable()
 
 

@@ -50,5 +50,19 @@ def aloop(qapp: QApplication) -> Iterator[AsyncLoop]:
             task.cancel()
         if pending:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        _kill_qt_timers(loop)
         loop.close()
         asyncio.set_event_loop(None)
+
+
+def _kill_qt_timers(loop: asyncio.AbstractEventLoop) -> None:
+    """Unregister the Qt timers qasync keeps for every ``call_later`` (cancelled or not)
+    until it fires: left behind a closed loop, the next one to fire crashes Qt in a later
+    test (``QTimerInfoList::activateTimers``)."""
+    timers = getattr(loop, "_timer", None)
+    callbacks = getattr(timers, "_SimpleTimer__callbacks", None)
+    if timers is None or not isinstance(callbacks, dict):
+        return
+    for timer_id in list(callbacks):
+        timers.killTimer(timer_id)
+        del callbacks[timer_id]
