@@ -18,7 +18,19 @@ parsed (so ``--help`` answers at once). What the login window does not need wait
 first paint: the card reader (cryptography) and the DMP gateway (httpx) are
 :class:`LazyAdapter` objects built then, the patient search and dossier pages (QtPdf) are
 built then, then the card monitor starts; python-pkcs11 itself loads on the reader's worker
-thread at its first call. reportlab is never imported here.
+thread at its first call. reportlab is never imported here. The record's services (dossier
+through the emergency tracker, emergency mode, access history, vaccinations, entourage,
+dossier header) and the offline cache (cryptography, SQLCipher) are built after the paint
+too (:meth:`ConsoleApp._build_services`).
+
+Wiring of the offline cache: every service reads the DMP through
+:class:`~console.services.offline.OfflineGateway` (caches what is read; serves the cache
+read-only when the server cannot be reached); the cache opens after each login while the
+card's PIN session is open (``SessionService.add_login_listener``; e-CPS: the keychain, or
+no cache and a plain message), closes on lock and logout (a lock listener registered after
+the emergency mode's), purges hourly and on demand.
+
+``staff-console journal ...`` runs the journal tool (:mod:`console.journal_cli`).
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -46,9 +58,16 @@ if TYPE_CHECKING:
     from PySide6.QtCore import QObject
     from PySide6.QtWidgets import QApplication, QWidget
 
+    from console.domain.dossier import ProfessionalLogin
+    from console.services.cache import CacheService
     from console.services.dossier import DossierService
+    from console.services.dossier_header import DossierHeaderService
+    from console.services.emergency import EmergencyService, Journal, TracedDossierService
+    from console.services.entourage import EntourageService
+    from console.services.history import HistoryService
     from console.services.idle import IdleLock
-    from console.services.ports import CardReader, DmpGateway, EcpsPhone
+    from console.services.ports import CardReader, CardSession, DmpGateway, EcpsPhone
+    from console.services.vaccination import VaccinationService
     from console.smartcard.monitor import CardMonitor
     from console.views.ecps import PhoneWindow
     from console.views.main_window import DossierPage, MainWindow, PatientSearchPage
@@ -65,6 +84,9 @@ SOFTHSM_CONF_ENV = "SOFTHSM2_CONF"
 
 SearchFactory = Callable[["DossierService"], "PatientSearchPage"]
 DossierFactory = Callable[["DossierService"], "DossierPage"]
+
+OFFLINE_PROBE_MS = 30_000
+"""Offline, the server is asked this often whether it answers again."""
 
 
 # -- arguments --------------------------------------------------------------------------------
@@ -217,16 +239,42 @@ class LazyAdapter[T]:
         return getattr(self.load(), name)
 
 
-def _default_search(dossier_service: DossierService) -> PatientSearchPage:
+def _default_search(
+    dossier_service: DossierService, *, bris_de_glace_minutes: int = 60
+) -> PatientSearchPage:
     from console.views.patient_search import PatientSearchWidget
 
-    return PatientSearchWidget(dossier_service)
+    return PatientSearchWidget(dossier_service, bris_de_glace_minutes=bris_de_glace_minutes)
 
 
-def _default_dossier(dossier_service: DossierService) -> DossierPage:
+def _default_dossier(
+    dossier_service: DossierService,
+    *,
+    vaccinations: VaccinationService | None = None,
+    entourage: EntourageService | None = None,
+    header: DossierHeaderService | None = None,
+) -> DossierPage:
     from console.views.dossier_view import DossierView
 
+    # TODO(issue 9 wiring): DossierView does not accept these keyword arguments yet (its
+    # helper is still editing it). Once its constructor takes them, pass them:
+    #     return DossierView(
+    #         dossier_service, vaccinations=vaccinations, entourage=entourage, header=header
+    #     )
+    del vaccinations, entourage, header
     return DossierView(dossier_service)
+
+
+def _cache_service(settings: Settings) -> CacheService:
+    from console.domain.retention import RetentionPolicy
+    from console.services.cache import CacheService
+
+    policy = RetentionPolicy(
+        max_idle=timedelta(hours=settings.cache_retention_hours),
+        purge_interval=timedelta(minutes=settings.cache_purge_interval_minutes),
+        purge_all_at_logout=settings.purge_cache_at_logout,
+    )
+    return CacheService(settings.data_dir / "cache", policy=policy)
 
 
 def server_label_of(url: str) -> str:
@@ -234,6 +282,13 @@ def server_label_of(url: str) -> str:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return f"{parts.hostname}:{port}"
+
+
+class _Default:
+    """The default of an argument whose None means "none"."""
+
+
+DEFAULT = _Default()
 
 
 class ConsoleApp:
@@ -258,7 +313,18 @@ class ConsoleApp:
             when ``phone`` says the server is the sandbox, False never.
         idle_clock: Monotonic seconds for the idle lock (tests move it).
         idle_tick_s: Longest pause between two idle checks.
+        cache: The offline cache, or a :class:`LazyAdapter` of one (default: the cache of
+            ``settings.data_dir``, built after the first paint); None: no offline cache.
     """
+
+    dossier_service: TracedDossierService
+    """The record's services below exist once the window was painted (``wait_started``)."""
+    journal: Journal
+    emergency: EmergencyService
+    history: HistoryService
+    vaccinations: VaccinationService
+    entourage: EntourageService
+    header: DossierHeaderService
 
     def __init__(
         self,
@@ -275,36 +341,57 @@ class ConsoleApp:
         demo_phone: bool | None = None,
         idle_clock: Callable[[], float] | None = None,
         idle_tick_s: float = 1.0,
+        cache: CacheService | LazyAdapter[CacheService] | _Default | None = DEFAULT,
     ) -> None:
         from PySide6.QtCore import QTimer
 
         from console.cache.preferences import JsonPreferenceStore
         from console.domain.session import LockReason
-        from console.services.dossier import DossierService
         from console.services.idle import IdleLock
         from console.services.notice import NoticeService
+        from console.services.offline import OfflineGateway
         from console.services.session import SessionService
         from console.views.main_window import MainWindow, UserActivityFilter
 
         self.settings = settings
         self._reader = reader
         self._gateway = gateway
+        self._cache: CacheService | LazyAdapter[CacheService] | None = (
+            LazyAdapter(lambda: _cache_service(settings)) if isinstance(cache, _Default) else cache
+        )
         self.reader = cast("CardReader", reader)
         self.gateway = cast("DmpGateway", gateway)
+        self.cache: CacheService | None = cast("CacheService | None", self._cache)
+        # Every service reads the DMP through the offline wrapper: what is read is cached,
+        # and read again from the cache when the server cannot be reached.
+        self.offline = OfflineGateway(self.gateway, self.cache)
+        self.served = cast("DmpGateway", self.offline)
+        self.server_label = server_label or server_label_of(settings.server_url)
         store = JsonPreferenceStore(notice_store_path or settings.config_dir / "preferences.json")
-        self.session = SessionService(self.reader, self.gateway, preferences=store)
-        self.dossier_service = DossierService(self.gateway, self.session)
+        self.session = SessionService(self.reader, self.served, preferences=store)
+        self._cache_tasks: set[asyncio.Task[Any]] = set()
         self.notice = NoticeService(store, timedelta(days=settings.notice_period_days))
-        dossier_service = self.dossier_service
+        self._search_factory = search_factory
+        self._dossier_factory = dossier_factory
+        # The record's services (dossier, emergency, history, vaccinations...) are built
+        # after the first paint (:meth:`_build_services`): their modules are not needed by
+        # the login window.
         self.window: MainWindow = MainWindow(
             self.session,
             self.notice,
-            dossier_service,
-            search_factory=lambda: search_factory(dossier_service),
-            dossier_factory=lambda: dossier_factory(dossier_service),
-            server_label=server_label or server_label_of(settings.server_url),
+            None,
+            search_factory=self._make_search,
+            dossier_factory=self._make_dossier,
+            server_label=self.server_label,
             clock=clock,
         )
+        self.offline.add_listener(self._connectivity_changed)
+        self._purge_timer = QTimer(self.window)
+        self._purge_timer.setInterval(max(1, settings.cache_purge_interval_minutes) * 60_000)
+        self._purge_timer.timeout.connect(self._purge_if_due)
+        self._probe_timer = QTimer(self.window)
+        self._probe_timer.setInterval(OFFLINE_PROBE_MS)
+        self._probe_timer.timeout.connect(self._probe)
         self.monitor: CardMonitor | None = None
         self._painted = asyncio.Event()
         self.window.firstPainted.connect(self._painted.set)
@@ -351,6 +438,8 @@ class ConsoleApp:
             app.installEventFilter(self._activity)
             self._activity_installed = True
         self._idle_timer.start()
+        if self._cache is not None:
+            self._purge_timer.start()
         self.window.show()
         self._startup = spawn(self._finish_startup())
 
@@ -361,6 +450,168 @@ class ConsoleApp:
             self.idle.arm()
         else:
             self.idle.disarm()
+
+    # -- the record's services ----------------------------------------------------------------
+
+    def _build_services(self) -> None:
+        """Build the record's services and give them to the window (once, after the paint).
+
+        The lock listeners are registered in this order: the emergency mode ends every
+        access first, then the cache closes.
+        """
+        if getattr(self, "dossier_service", None) is not None:
+            return
+        from console.services.dossier_header import DossierHeaderService
+        from console.services.emergency import (
+            CacheJournal,
+            EmergencyService,
+            MemoryJournal,
+            TracedDossierService,
+        )
+        from console.services.entourage import EntourageService
+        from console.services.history import HistoryService
+        from console.services.vaccination import VaccinationService
+
+        served = self.served
+        self.dossier_service = TracedDossierService(served, self.session)
+        self.journal = CacheJournal(self.cache) if self.cache is not None else MemoryJournal()
+        self.emergency = EmergencyService(
+            self.dossier_service,
+            journal=self.journal,
+            cache=self.cache,
+            identity=served,
+            time_box=timedelta(minutes=self.settings.bris_de_glace_minutes),
+            server_label=self.server_label,
+        )
+        self.history = HistoryService(served, self.journal)
+        self.vaccinations = VaccinationService(served, self.dossier_service)
+        self.entourage = EntourageService(served, self.dossier_service)
+        self.header = DossierHeaderService(served, self.dossier_service)
+        self.session.add_lock_listener(self.emergency.session_locked)
+        self.session.add_lock_listener(self._close_cache)
+        self.session.add_login_listener(self._open_cache)
+        self.window.attach_services(
+            self.dossier_service,
+            emergency=self.emergency,
+            history=self.history,
+            purge_cache=self.purge_cache if self._cache is not None else None,
+        )
+
+    def _make_search(self) -> PatientSearchPage:
+        self._build_services()
+        if self._search_factory is _default_search:
+            return _default_search(
+                self.dossier_service, bris_de_glace_minutes=self.settings.bris_de_glace_minutes
+            )
+        return self._search_factory(self.dossier_service)
+
+    def _make_dossier(self) -> DossierPage:
+        self._build_services()
+        if self._dossier_factory is _default_dossier:
+            return _default_dossier(
+                self.dossier_service,
+                vaccinations=self.vaccinations,
+                entourage=self.entourage,
+                header=self.header,
+            )
+        return self._dossier_factory(self.dossier_service)
+
+    # -- the offline cache ---------------------------------------------------------------------
+
+    def _spawn_cache(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+        from console.views.tasks import spawn
+
+        if self._closed:
+            coro.close()
+            return None
+        task = spawn(coro)
+        self._cache_tasks.add(task)
+        task.add_done_callback(self._cache_tasks.discard)
+        return task
+
+    def _open_cache(self, card: CardSession | None, login: ProfessionalLogin) -> None:
+        """Login listener: open the professional's cache while the card's PIN session is."""
+        if self._cache is None:
+            return
+        self._spawn_cache(self._open_cache_now(card, login))
+
+    async def _open_cache_now(self, card: CardSession | None, login: ProfessionalLogin) -> None:
+        from console.domain.errors import ConsoleError
+        from console.services.emergency import CacheJournal
+
+        cache = cast("CacheService", self._cache)
+        try:
+            if card is None:  # e-CPS: the key in the OS keychain, or no cache
+                await cache.open_with_keyring(login.id_nat, login.profession)
+            else:
+                await cache.open_with_card(card, login.profession)
+        except ConsoleError as exc:
+            log.warning("offline cache not opened: %s", type(exc).__name__)
+            self.window.show_cache_unavailable(str(exc))
+            return
+        except Exception as exc:  # a broken cache must not break the session
+            log_error(exc, "offline cache not opened")
+            self.window.show_cache_unavailable("")
+            return
+        if self.session.login is not login:  # locked or ended meanwhile
+            cache.lock()
+            return
+        if isinstance(self.journal, CacheJournal):
+            await self.journal.flush()
+
+    def _close_cache(self, reason: object) -> None:
+        """Lock listener: close the cache at once (lock), or log out of it (logout)."""
+        if self._cache is None or not _built(self._cache):
+            return
+        cache = cast("CacheService", self._cache)
+        if reason is None:
+            self._spawn_cache(self._logout_cache(cache))
+        else:
+            cache.lock()
+
+    async def _logout_cache(self, cache: CacheService) -> None:
+        from console.domain.errors import ConsoleError
+
+        try:
+            await cache.logout()
+        except ConsoleError as exc:
+            log.warning("offline cache logout: %s", type(exc).__name__)
+            cache.lock()
+
+    def _purge_if_due(self) -> None:
+        if self._cache is not None and _built(self._cache) and self.cache is not None:
+            if self.cache.is_open:
+                self._spawn_cache(self._purge_quietly())
+
+    async def _purge_quietly(self) -> None:
+        from console.domain.errors import ConsoleError
+
+        cache = cast("CacheService", self._cache)
+        try:
+            await cache.purge_if_due()
+        except ConsoleError as exc:
+            log.warning("offline cache purge: %s", type(exc).__name__)
+
+    async def purge_cache(self) -> int:
+        """ "Purger le cache maintenant": what retention expired; how many rows went."""
+        cache = cast("CacheService", self._cache)
+        report = await cache.purge_now()
+        return int(report.total)
+
+    def _connectivity_changed(self, online: bool, last_sync: datetime | None) -> None:
+        self.window.show_connectivity(online, last_sync)
+        if online:
+            self._probe_timer.stop()
+        elif not self._closed:
+            self._probe_timer.start()
+
+    def _probe(self) -> None:
+        if self._closed or self.offline.online:
+            self._probe_timer.stop()
+            return
+        from console.views.tasks import spawn
+
+        spawn(self.offline.probe())
 
     # -- the demo's phone ---------------------------------------------------------------------
 
@@ -403,9 +654,10 @@ class ConsoleApp:
         await asyncio.sleep(0)  # let the paint reach the screen
         from console.smartcard.monitor import CardMonitor
 
-        for adapter in (self._reader, self._gateway):
+        for adapter in (self._reader, self._gateway, self._cache):
             if isinstance(adapter, LazyAdapter):
                 adapter.load()
+        self._build_services()
         self.window.prepare_patient_pages()
         monitor = CardMonitor(
             self.reader,
@@ -461,9 +713,15 @@ class ConsoleApp:
             self.phone_window.hide()
             self.phone_window.deleteLater()
             self.phone_window = None
+        self._purge_timer.stop()
+        self._probe_timer.stop()
         if self.monitor is not None:
             await self.monitor.stop()
         try:
+            # Quitting ends the exceptional mode (and every access) on the server first.
+            emergency = getattr(self, "emergency", None)
+            if emergency is not None:
+                await emergency.aclose(timeout=3.0)
             if self.session.state is not SessionState.LOGGED_OUT:
                 await self.session.logout()
             await self.session.aclose()
@@ -476,8 +734,17 @@ class ConsoleApp:
                 if _built(self._gateway):
                     await self.gateway.aclose()
             finally:
-                if _built(self._reader):
-                    await self.reader.close()
+                try:
+                    if _built(self._reader):
+                        await self.reader.close()
+                finally:
+                    await self._close_cache_on_quit()
+
+    async def _close_cache_on_quit(self) -> None:
+        if self._cache_tasks:
+            await asyncio.gather(*list(self._cache_tasks), return_exceptions=True)
+        if self._cache is not None and _built(self._cache):
+            await cast("CacheService", self._cache).aclose()
 
 
 def _built(adapter: object) -> bool:
@@ -686,9 +953,14 @@ def _collect_garbage_on_the_gui_thread(app: QObject) -> QObject:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``staff-console`` entry point."""
+    """The ``staff-console`` entry point (``staff-console journal ...``: the journal tool)."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["journal"]:
+        from console import journal_cli
+
+        return journal_cli.main(raw[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(raw)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -36,5 +36,11 @@ class Settings:
     first_opening_years: int = 2
     """First opening of a patient: documents of the last 2 years (DMP usage rule)."""
     bris_de_glace_minutes: int = 60
+    cache_retention_hours: int = 72
+    """The offline cache keeps a patient's data this long after her last access."""
+    purge_cache_at_logout: bool = False
+    """Purge every patient's data from the offline cache at logout."""
+    cache_purge_interval_minutes: int = 60
+    """The retention purge runs this often (and at each opening of the cache)."""
     config_dir: Path = field(default_factory=lambda: Path(user_config_dir(APP_NAME)))
     data_dir: Path = field(default_factory=lambda: Path(user_data_dir(APP_NAME)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from console.domain.card import CardIdentity, PinState, TokenInfo
 from console.domain.dossier import (
@@ -17,6 +17,11 @@ from console.domain.ins import INS
 from console.domain.models import DocumentMeta
 from console.domain.rules import AccessRequest
 from console.domain.session import EcpsPhoneRequest, EcpsPollStatus, EcpsRequest
+
+if TYPE_CHECKING:  # annotations only: kept off the path to the login window's first paint
+    from console.domain.emergency import AuditRecord, ProfessionalIdentity
+    from console.domain.profile import AdvanceDirectives, PatientSummary, RelatedContact
+    from console.domain.vaccination import Immunization, NewImmunization
 
 
 class CardSession(Protocol):
@@ -91,6 +96,24 @@ class DmpGateway(Protocol):
         ...
 
     async def retrieve(self, grant: AccessGrant, document: DocumentMeta) -> bytes: ...
+
+    # -- the open record's other sections (issue 9) -------------------------------------------
+    async def patient_summary(self, grant: AccessGrant) -> PatientSummary: ...
+
+    async def immunizations(self, grant: AccessGrant) -> list[Immunization]: ...
+
+    async def add_immunization(self, grant: AccessGrant, new: NewImmunization) -> Immunization: ...
+
+    async def related_persons(self, grant: AccessGrant) -> list[RelatedContact]: ...
+
+    async def advance_directives(self, grant: AccessGrant) -> AdvanceDirectives | None: ...
+
+    # -- traceability (issue 6) ---------------------------------------------------------------
+    async def professional_identity(self, grant: AccessGrant) -> ProfessionalIdentity: ...
+
+    async def audit_events(
+        self, grant: AccessGrant, *, limit: int = ..., page_size: int = ...
+    ) -> list[AuditRecord]: ...
 
     async def aclose(self) -> None: ...
 

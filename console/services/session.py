@@ -7,6 +7,9 @@ Signals are plain callbacks (no Qt here):
 * :meth:`SessionService.add_lock_listener` -- ``(lock_reason)`` when the session stops being
   usable: locked (the reason) or ended (None). Called before the views are told, after the
   tokens are dropped: the place for the encrypted cache to close and the outbox to pause.
+* :meth:`SessionService.add_login_listener` -- ``(card_session, login)`` once a login or an
+  unlock succeeded, before the views are told, while the card's PIN session is open (None
+  for an e-CPS session): the place to open the encrypted cache with the card.
 
 Lock: the professional token and the card session are dropped at once (synchronously), the
 patient closes (the machine's ``patient_mode``), then the listeners run. Resume needs the same
@@ -67,6 +70,7 @@ __all__ = [
     "CardChoice",
     "InvalidIdentifierError",
     "LockListener",
+    "LoginListener",
     "SessionBusyError",
     "SessionHolder",
     "SessionListener",
@@ -77,6 +81,7 @@ log = logging.getLogger(__name__)
 
 SessionListener = Callable[[SessionState, LockReason | None], None]
 LockListener = Callable[[LockReason | None], None]
+LoginListener = Callable[[CardSession | None, ProfessionalLogin], None]
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -181,6 +186,7 @@ class SessionService:
         self._background: set[asyncio.Task[None]] = set()
         self._listeners: list[SessionListener] = []
         self._lock_listeners: list[LockListener] = []
+        self._login_listeners: list[LoginListener] = []
 
     # -- observers ---------------------------------------------------------------------------
     def add_listener(self, listener: SessionListener) -> None:
@@ -190,6 +196,19 @@ class SessionService:
     def add_lock_listener(self, listener: LockListener) -> None:
         """``listener(reason)`` when the session locks (reason) or ends (None), before views."""
         self._lock_listeners.append(listener)
+
+    def add_login_listener(self, listener: LoginListener) -> None:
+        """``listener(card_session, login)`` after each successful login or unlock, before
+        the views; ``card_session`` is the card's open PIN session (it stays open until the
+        session locks or ends), None for e-CPS. A listener must not block: spawn the work."""
+        self._login_listeners.append(listener)
+
+    def _notify_logged_in(self, card: CardSession | None, login: ProfessionalLogin) -> None:
+        for listener in list(self._login_listeners):
+            try:
+                listener(card, login)
+            except Exception:  # the views must still hear of the login
+                log.exception("session login listener failed")
 
     def _notify(self) -> None:
         for listener in list(self._listeners):
@@ -303,6 +322,7 @@ class SessionService:
         self._succeeded(resuming, holder, login)
         self._card, self.card_token, self.identity = card, token, identity
         self._start_refresh()
+        self._notify_logged_in(card, login)
         self._notify()
         return login
 
@@ -392,6 +412,7 @@ class SessionService:
         self._remember(id_nat)
         self._succeeded(resuming, SessionHolder(id_nat, login.display_name, AuthMethod.ECPS), login)
         self._start_refresh()
+        self._notify_logged_in(None, login)
         self._notify()
         return login
 

@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, SignalInstance
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QScreen
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 from shiboken6 import isValid
@@ -49,6 +50,12 @@ from console.services.session import SessionService
 from console.views.login import LoginPage
 from console.views.notice import NoticeDialog
 from console.views.tasks import spawn
+
+if TYPE_CHECKING:  # loaded after the first paint (startup speed)
+    from console.domain.emergency import EmergencyEpisode
+    from console.services.emergency import EmergencyEvent, EmergencyService
+    from console.services.history import HistoryService
+    from console.views.emergency_banner import EmergencyBanner
 
 __all__ = ["DossierPage", "MainWindow", "PatientSearchPage", "UserActivityFilter"]
 
@@ -109,6 +116,20 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def comfortable_size(
+    fraction: float = 0.8, minimum: tuple[int, int] = (1280, 800)
+) -> tuple[int, int]:
+    """The window's first size: `fraction` of the available screen, at least `minimum` when
+    the screen allows it (Qt's default is too small for a document table and a preview)."""
+    screen: QScreen | None = QGuiApplication.primaryScreen()
+    if screen is None:  # no screen yet (some offscreen setups)
+        return minimum
+    available = screen.availableGeometry()
+    width = min(available.width(), max(round(available.width() * fraction), minimum[0]))
+    height = min(available.height(), max(round(available.height() * fraction), minimum[1]))
+    return width, height
+
+
 _INPUT_EVENTS: frozenset[QEvent.Type] = frozenset(
     {
         QEvent.Type.KeyPress,
@@ -158,6 +179,11 @@ class MainWindow(QMainWindow):
         dossier_factory: Makes the dossier widget (idem).
         server_label: Which DMP server (shown in the status bar).
         clock: Current time (the notice's 180 days); UTC now by default.
+        emergency: The exceptional accesses (the banner follows it; its end closes the
+            patient).
+        history: Builds the access history (the "Historique des accès" action).
+        purge_cache: Purges the offline cache now (the "Purger le cache maintenant"
+            action); None: no cache.
         parent: The parent widget.
 
     Signals:
@@ -175,15 +201,23 @@ class MainWindow(QMainWindow):
         self,
         session: SessionService,
         notice: NoticeService,
-        dossier_service: DossierService,
+        dossier_service: DossierService | None,
         *,
         search_factory: Callable[[], PatientSearchPage],
         dossier_factory: Callable[[], DossierPage],
         server_label: str,
         clock: Clock | None = None,
+        emergency: EmergencyService | None = None,
+        history: HistoryService | None = None,
+        purge_cache: Callable[[], Awaitable[int]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._emergency: EmergencyService | None = None
+        self._history: HistoryService | None = None
+        self._purge_cache: Callable[[], Awaitable[int]] | None = None
+        self._episode_dossier: OpenDossier | None = None
+        self.history_dialog: QDialog | None = None
         self._session = session
         self._notice = notice
         self._dossier_service = dossier_service
@@ -211,7 +245,7 @@ class MainWindow(QMainWindow):
 
         self.setWindowTitle(self.tr("Console DMP"))
         self.setObjectName("mainWindow")
-        self.resize(1100, 720)
+        self.resize(*comfortable_size())
 
         self.login_page = LoginPage(session)
         self.lock_page = LoginPage(session, unlock=True)
@@ -221,7 +255,16 @@ class MainWindow(QMainWindow):
         self.stack.setObjectName("pages")
         self.stack.addWidget(self.login_page)
         self.stack.addWidget(self.lock_page)
-        self.setCentralWidget(self.stack)
+        # One banner above every page (built with the patient pages, after the first paint):
+        # a bris de glace stays on screen whatever is shown.
+        self._banner: EmergencyBanner | None = None
+        central = QWidget()
+        central.setObjectName("central")
+        self._column = QVBoxLayout(central)
+        self._column.setContentsMargins(0, 0, 0, 0)
+        self._column.setSpacing(0)
+        self._column.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
 
         self.user_label = QLabel()
         self.user_label.setObjectName("statusUser")
@@ -232,20 +275,62 @@ class MainWindow(QMainWindow):
         self.card_label = QLabel()
         self.card_label.setObjectName("statusCard")
         self.card_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.offline_label = QLabel()
+        self.offline_label.setObjectName("statusOffline")
+        self.offline_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.offline_label.setStyleSheet("color: #b3141a; font-weight: bold;")
+        self.offline_label.hide()
         status = self.statusBar()
         status.addWidget(self.user_label, 1)
+        status.addPermanentWidget(self.offline_label)
         status.addPermanentWidget(self.server_label)
         status.addPermanentWidget(self.card_label)
 
         self._build_actions()
+        self.attach_services(
+            dossier_service, emergency=emergency, history=history, purge_cache=purge_cache
+        )
         session.add_listener(self._on_session_changed)
         self.stack.setCurrentWidget(self.login_page)  # its cards are read once shown
         self._update_state()
 
     # -- patient pages --------------------------------------------------------------------------
 
+    def attach_services(
+        self,
+        dossier_service: DossierService | None,
+        *,
+        emergency: EmergencyService | None = None,
+        history: HistoryService | None = None,
+        purge_cache: Callable[[], Awaitable[int]] | None = None,
+    ) -> None:
+        """Give the window the services built after its first paint (``console.app``)."""
+        self._dossier_service = dossier_service
+        if emergency is not None and emergency is not self._emergency:
+            self._emergency = emergency
+            emergency.add_listener(self._on_emergency)
+            if self._banner is not None:
+                self._banner.attach(emergency)
+        self._history = history or self._history
+        self._purge_cache = purge_cache or self._purge_cache
+        self._update_state()
+
+    @property
+    def banner(self) -> EmergencyBanner:
+        """The bris de glace banner above the pages (built if needed)."""
+        if self._banner is None:
+            from console.views.emergency_banner import EmergencyBanner
+
+            banner = EmergencyBanner()
+            if self._emergency is not None:
+                banner.attach(self._emergency)
+            self._column.insertWidget(0, banner)
+            self._banner = banner
+        return self._banner
+
     def prepare_patient_pages(self) -> None:
-        """Build the patient search and dossier widgets now (they are built lazily)."""
+        """Build the banner, the patient search and dossier widgets now (built lazily)."""
+        _ = self.banner
         if self._search is None:
             search = self._search_factory()
             self._search_page = _as_widget(search, "search")
@@ -309,16 +394,24 @@ class MainWindow(QMainWindow):
         self.refresh_cards_action = self._action(
             self.tr("&Actualiser les cartes"), [QKeySequence("F5")], self.refresh_cards
         )
+        self.history_action = self._action(
+            self.tr("&Historique des accès"), [QKeySequence("Ctrl+H")], self.show_history
+        )
+        self.purge_cache_action = self._action(
+            self.tr("&Purger le cache maintenant"), [], self.purge_cache
+        )
 
         menus = self.menuBar()
         session_menu = menus.addMenu(self.tr("&Session"))
         session_menu.addAction(self.lock_action)
         session_menu.addAction(self.logout_action)
+        session_menu.addAction(self.purge_cache_action)
         session_menu.addSeparator()
         session_menu.addAction(self.quit_action)
         patient_menu = menus.addMenu(self.tr("&Patient"))
         patient_menu.addAction(self.search_action)
         patient_menu.addAction(self.close_patient_action)
+        patient_menu.addAction(self.history_action)
         cards_menu = menus.addMenu(self.tr("&Cartes"))
         cards_menu.addAction(self.refresh_cards_action)
 
@@ -353,6 +446,7 @@ class MainWindow(QMainWindow):
         """Close the open patient (Ctrl+W): views emptied, access ended on the server."""
         if self._dossier is not None:
             self._dossier.clear()
+        self._close_history()
         self._forget_dossier("patient_closed")
         if self._usable():
             self._show_page(self.search_page)
@@ -363,6 +457,108 @@ class MainWindow(QMainWindow):
         page = self.current_page()
         if isinstance(page, LoginPage):
             page.refresh()
+
+    def show_history(self) -> None:
+        """Show the access history of the open patient (Ctrl+H)."""
+        dossier = self._open_dossier
+        if self._history is None or dossier is None or not self._usable():
+            return
+        from console.views.access_history import AccessHistoryView
+
+        self._close_history()
+        session = self._session
+        view = AccessHistoryView(
+            self._history, lambda: session.login.id_nat if session.login is not None else ""
+        )
+        dialog = QDialog(self)
+        dialog.setObjectName("accessHistoryDialog")
+        dialog.setWindowTitle(self.tr("Historique des accès"))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(view)
+        dialog.resize(900, 560)
+        dialog.finished.connect(lambda _result: view.clear())
+        self.history_dialog = dialog
+        dialog.destroyed.connect(lambda *_: self._history_gone(dialog))
+        view.show_dossier(dossier)
+        dialog.show()
+
+    def _history_gone(self, dialog: QDialog) -> None:
+        if self.history_dialog is dialog:
+            self.history_dialog = None
+
+    def _close_history(self) -> None:
+        dialog, self.history_dialog = self.history_dialog, None
+        if dialog is not None and isValid(dialog):
+            dialog.reject()
+
+    def purge_cache(self) -> None:
+        """Purge what the offline cache's retention let expire, now (menu Session)."""
+        if self._purge_cache is None or self._session.state is not SessionState.ACTIVE:
+            return
+        spawn(self._purge_now(self._purge_cache))
+
+    async def _purge_now(self, purge: Callable[[], Awaitable[int]]) -> None:
+        self.purge_cache_action.setEnabled(False)
+        try:
+            removed = await purge()
+        except ConsoleError as exc:
+            self.report_error(exc)
+            return
+        finally:
+            if isValid(self):
+                self._update_state()
+        self.statusBar().showMessage(
+            self.tr("Cache purgé : %1 élément(s) supprimé(s).").replace("%1", str(removed)),
+            10_000,
+        )
+
+    def show_connectivity(self, online: bool, last_sync: datetime | None) -> None:
+        """Say in the status bar whether the DMP server can be reached."""
+        if online:
+            self.offline_label.hide()
+            self.offline_label.clear()
+            return
+        when = (
+            last_sync.astimezone().strftime("%d/%m/%Y %H:%M")
+            if last_sync is not None
+            else self.tr("inconnue")
+        )
+        self.offline_label.setText(
+            self.tr("Hors ligne — dernière synchronisation : %1").replace("%1", when)
+        )
+        self.offline_label.show()
+
+    def show_cache_unavailable(self, message: str) -> None:
+        """The offline cache could not be opened: say it plainly (the console works online)."""
+        text = self.tr("Pas de cache hors ligne pour cette session.")
+        if message:
+            text = f"{text} {message}"
+        self.statusBar().showMessage(text, 30_000)
+
+    def _on_emergency(self, event: EmergencyEvent, episode: EmergencyEpisode) -> None:
+        """An exceptional access ended by its button or its time box closes the patient."""
+        from console.domain.emergency import EndReason
+        from console.services.emergency import EmergencyEvent
+
+        if self._emergency is None or not isValid(self):
+            return
+        if event is EmergencyEvent.STARTED:
+            self._episode_dossier = self._emergency.active_dossier
+        elif event is EmergencyEvent.ENDING:
+            dossier, self._episode_dossier = self._episode_dossier, None
+            if episode.end_reason not in (EndReason.USER, EndReason.EXPIRED):
+                return
+            if dossier is None or dossier is not self._open_dossier:
+                return
+            self.close_patient()
+            self.statusBar().showMessage(
+                self.tr(
+                    "L'accès exceptionnel a pris fin : le dossier est fermé. "
+                    "La prochaine ouverture demandera un nouveau motif."
+                ),
+                60_000,
+            )
 
     def _usable(self) -> bool:
         return self._session.state is SessionState.ACTIVE and not self._notice_pending
@@ -407,6 +603,8 @@ class MainWindow(QMainWindow):
 
     def _end_access(self, open_dossier: OpenDossier, reason: str) -> None:
         open_dossier.documents.clear()
+        if self._dossier_service is None:
+            return
         task = spawn(self._dossier_service.close(open_dossier, reason))
         self._access_ends.add(task)
         task.add_done_callback(self._access_ends.discard)
@@ -425,6 +623,7 @@ class MainWindow(QMainWindow):
                 page.clear()
             except Exception:  # one broken view must not keep the others showing data
                 log.exception("a view failed to clear its patient data")
+        self._close_history()
         self._forget_dossier(reason)
         self.close_dialogs()
 
@@ -457,6 +656,8 @@ class MainWindow(QMainWindow):
         # From AUTHENTICATING (a login or an unlock that failed, or another professional
         # replacing a locked session), nothing is shown yet: the login's dialogs stay.
         settled = previous is not SessionState.AUTHENTICATING
+        if state in (SessionState.LOCKED, SessionState.LOGGED_OUT) and self._banner is not None:
+            self._banner.clear()
         if state is SessionState.LOCKED:
             if settled:
                 self._cancel_welcome()
@@ -580,6 +781,12 @@ class MainWindow(QMainWindow):
         self.search_action.setEnabled(usable)
         self.close_patient_action.setEnabled(usable and self._open_dossier is not None)
         self.refresh_cards_action.setEnabled(state is not SessionState.ACTIVE)
+        self.history_action.setEnabled(
+            usable and self._history is not None and self._open_dossier is not None
+        )
+        self.purge_cache_action.setEnabled(
+            state is SessionState.ACTIVE and self._purge_cache is not None
+        )
 
     # -- errors and closing ---------------------------------------------------------------------
 

@@ -2,9 +2,300 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="en" sourcelanguage="fr_FR">
 <context>
+    <name>AccessHistoryModel</name>
+    <message>
+        <location filename="../../console/views/access_history.py" line="+188"/>
+        <source>Date et heure</source>
+        <translation>Date and time</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Action</source>
+        <translation>Action</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Mode d&apos;accès</source>
+        <translation>Access mode</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Résultat</source>
+        <translation>Result</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Documents</source>
+        <translation>Documents</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Détail</source>
+        <translation>Detail</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Source</source>
+        <translation>Source</translation>
+    </message>
+    <message>
+        <location line="+45"/>
+        <source>Épisode : {text}</source>
+        <translation>Episode: {text}</translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>Normal</source>
+        <translation>Normal</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Bris de glace</source>
+        <translation>Break-glass</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Centre 15</source>
+        <translation>Centre 15</translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Recherche</source>
+        <translation>Search</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Lecture des métadonnées</source>
+        <translation>Metadata read</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Lecture du document</source>
+        <translation>Document read</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Ouverture du dossier</source>
+        <translation>Record opened</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Fin d&apos;accès au dossier</source>
+        <translation>Record access ended</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Début du bris de glace</source>
+        <translation>Break-glass started</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Fin du bris de glace</source>
+        <translation>Break-glass ended</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Dépôt de document</source>
+        <translation>Document deposit</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Modification de document</source>
+        <translation>Document update</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Dossier ouvert</source>
+        <translation>Record opened</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Accès refusé</source>
+        <translation>Access refused</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Bris de glace démarré</source>
+        <translation>Break-glass started</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Accès centre 15 démarré</source>
+        <translation>Centre 15 access started</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Document ouvert</source>
+        <translation>Document opened</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Bris de glace terminé</source>
+        <translation>Break-glass ended</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Accès centre 15 terminé</source>
+        <translation>Centre 15 access ended</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Dossier fermé</source>
+        <translation>Record closed</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Attestation produite</source>
+        <translation>Attestation issued</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>DMP (serveur)</source>
+        <translation>DMP (server)</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Journal de ce poste</source>
+        <translation>This computer&apos;s journal</translation>
+    </message>
+    <message>
+        <location line="+12"/>
+        <source>Effectué</source>
+        <translation>Done</translation>
+    </message>
+    <message>
+        <location line="+0"/>
+        <source>Refusé</source>
+        <translation>Refused</translation>
+    </message>
+    <message>
+        <location line="+15"/>
+        <source>{mode} (en cours ou non clos)</source>
+        <translation>{mode} (in progress or not closed)</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>{mode} jusqu&apos;à {time} ({duration})</source>
+        <translation>{mode} until {time} ({duration})</translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>{n} document(s) consulté(s)</source>
+        <translation>{n} document(s) consulted</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Épisode {id}</source>
+        <translation>Episode {id}</translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>Fin : {code}</source>
+        <translation>End: {code}</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Fin : arrêté par le professionnel</source>
+        <translation>End: stopped by the professional</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Fin : durée écoulée</source>
+        <translation>End: time elapsed</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Fin : carte retirée</source>
+        <translation>End: card removed</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Fin : dossier fermé</source>
+        <translation>End: record closed</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Fin : application quittée</source>
+        <translation>End: application closed</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Fin : session verrouillée</source>
+        <translation>End: session locked</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Fin : déconnexion</source>
+        <translation>End: logged out</translation>
+    </message>
+</context>
+<context>
+    <name>AccessHistoryView</name>
+    <message>
+        <location line="+25"/>
+        <source>Historique de vos accès à ce dossier</source>
+        <translation>History of your accesses to this record</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Filtrer l&apos;historique</source>
+        <translation>Filter the history</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Tout l&apos;historique</source>
+        <translation>The whole history</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Bris de glace et centre 15</source>
+        <translation>Break-glass and centre 15</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Traces du DMP (serveur)</source>
+        <translation>DMP traces (server)</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Journal de ce poste</source>
+        <translation>This computer&apos;s journal</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Actualiser</source>
+        <translation>Refresh</translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Historique des accès</source>
+        <translation>Access history</translation>
+    </message>
+    <message>
+        <location line="+47"/>
+        <source>Chargement de l&apos;historique…</source>
+        <translation>Loading the history…</translation>
+    </message>
+    <message>
+        <location line="+31"/>
+        <source>Historique indisponible : {reason}</source>
+        <translation>History unavailable: {reason}</translation>
+    </message>
+    <message>
+        <location line="+16"/>
+        <source>Traces du DMP indisponibles ({reason}) : seul le journal de ce poste est affiché.</source>
+        <translation>DMP traces unavailable ({reason}): only this computer&apos;s journal is shown.</translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>{entries} action(s), dont {episodes} accès d&apos;urgence.</source>
+        <translation>{entries} action(s), including {episodes} emergency access(es).</translation>
+    </message>
+</context>
+<context>
     <name>AccessModeDialog</name>
     <message>
-        <location filename="../../console/views/consent.py" line="+93"/>
+        <location filename="../../console/views/consent.py" line="+117"/>
         <source>Mode d&apos;accès au DMP</source>
         <translation>DMP access mode</translation>
     </message>
@@ -30,47 +321,72 @@
     </message>
     <message>
         <location line="+7"/>
+        <source>Motif du bris de glace</source>
+        <translation>Break-glass reason</translation>
+    </message>
+    <message>
+        <location line="+1"/>
         <source>— Choisissez un motif —</source>
         <translation>— Choose a reason —</translation>
     </message>
     <message>
         <location line="+5"/>
+        <source>{label} (code {code})</source>
+        <translation>{label} (code {code})</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Justification du bris de glace</source>
+        <translation>Break-glass justification</translation>
+    </message>
+    <message>
+        <location line="+2"/>
         <source>Décrivez la situation qui justifie l&apos;accès (au moins {n} caractères).</source>
         <translation>Describe the situation that justifies the access (at least {n} characters).</translation>
     </message>
     <message>
-        <location line="+9"/>
-        <source>Le patient sera informé de cet accès en bris de glace. L&apos;accès est limité dans le temps, chaque consultation est tracée et votre motif est conservé.</source>
-        <translation>The patient will be informed of this break-glass access. The access is time-limited, every view is logged and your reason is kept.</translation>
+        <location line="+11"/>
+        <source>Le patient sera informé de cet accès en bris de glace. L&apos;accès est limité à {minutes} minutes, chaque consultation est tracée et votre motif est conservé ; une attestation vous est remise à la fin.</source>
+        <translation>The patient will be notified of this break-glass access. Access is limited to {minutes} minutes, every consultation is traced and your reason is kept; you receive an attestation at the end.</translation>
     </message>
     <message>
-        <location line="+9"/>
+        <location line="+22"/>
+        <source>Réservé aux médecins régulateurs d&apos;un centre 15 : le DMP refuse cet accès aux autres professionnels. Le patient sera informé de cet accès.</source>
+        <translation>Reserved for the regulating doctors of a centre 15: the DMP refuses this access to other professionals. The patient will be notified of this access.</translation>
+    </message>
+    <message>
+        <location line="-9"/>
         <source>Motif :</source>
         <translation>Reason:</translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location line="+2"/>
         <source>Justification :</source>
         <translation>Justification:</translation>
     </message>
     <message>
-        <location line="+6"/>
-        <source>Réservé aux médecins régulateurs d&apos;un centre 15 : le DMP refuse cet accès aux autres professionnels.</source>
-        <translation>Reserved for the regulating doctors of a Centre 15: the DMP refuses this access to other professionals.</translation>
-    </message>
-    <message>
-        <location line="+9"/>
-        <location line="+74"/>
+        <location line="+16"/>
+        <location line="+106"/>
         <source>Ouvrir le dossier</source>
         <translation>Open the record</translation>
     </message>
     <message>
-        <location line="-73"/>
+        <location line="-105"/>
         <source>Annuler</source>
         <translation>Cancel</translation>
     </message>
     <message>
-        <location line="+60"/>
+        <location line="+69"/>
+        <source>{count} caractère(s) hors espaces sur {n} au minimum</source>
+        <translation>{count} non-space character(s) of at least {n}</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>{count} caractères hors espaces (minimum {n} atteint ; {max} au plus)</source>
+        <translation>{count} non-space characters (minimum of {n} reached; {max} at most)</translation>
+    </message>
+    <message>
+        <location line="+19"/>
         <source>un motif</source>
         <translation>a reason</translation>
     </message>
@@ -88,6 +404,378 @@
         <location line="+4"/>
         <source>Ouvrir en bris de glace</source>
         <translation>Open in break-glass mode</translation>
+    </message>
+</context>
+<context>
+    <name>BatchDepositView</name>
+    <message>
+        <location filename="../../console/views/batch_deposit.py" line="+394"/>
+        <source>Identification…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Identifiant national du médecin (8 + RPPS)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Nom du médecin (pour mémoire)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+11"/>
+        <source>Reprendre l&apos;envoi</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Déposez ici des documents, un dossier ou un manifeste CSV.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Ajouter un dossier…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Charger un manifeste CSV…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Sans manifeste, les informations sont lues dans le nom du fichier : {rule} (ex. 255081416802538_11488-4_20250620_Compte_rendu.pdf).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+29"/>
+        <source>Retirer la sélection</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Vérifier le lot</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <location line="+265"/>
+        <source>Déposer le lot</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="-263"/>
+        <source>Pause</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Reprendre</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Annuler l&apos;envoi</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Enregistrer l&apos;accusé (PDF)…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>%v / %m</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Pour le compte de :</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+64"/>
+        <source>Identité du déposant inconnue : {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Saisi par : {name} — {structure}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Vous déposez en votre nom (vous êtes l&apos;auteur).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Aucun cache chiffré n&apos;est ouvert : la file d&apos;envoi est en mémoire. Un arrêt de la console pendant l&apos;envoi la perdrait ; vérifiez l&apos;accusé avant de fermer.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+12"/>
+        <source>{n} dépôt(s) d&apos;une session précédente n&apos;ont pas été confirmés par le DMP. Ils seront renvoyés avec le même identifiant : le DMP n&apos;en gardera qu&apos;un exemplaire.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+39"/>
+        <source>Documents déposés pour le compte de {doctor}.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+29"/>
+        <source>{n} fichier(s) ajouté(s) : vérifiez le lot.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Choisir un dossier de documents</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Choisir le manifeste CSV</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Manifestes CSV (*.csv)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+22"/>
+        <source>Manifeste : {n} ligne(s) lue(s).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+20"/>
+        <source>Vérification du lot…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>{ready} document(s) prêt(s), {invalid} refusé(s) à la vérification : corrigez-les ou retirez-les ; les autres peuvent partir.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>{ready} document(s) prêt(s) à déposer.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+12"/>
+        <source>Indiquez le médecin pour le compte duquel vous déposez.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>Déposer {n} document(s) dans le DMP pour le compte de {doctor} ?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>Déposer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Mise en file d&apos;attente du lot…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Dépôt refusé : {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Mise en pause : les envois en cours se terminent…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Reprise de l&apos;envoi…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+11"/>
+        <source>Annulation : les envois en cours se terminent…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>{n} document(s) retiré(s) de la file.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Envoi terminé : {sent} déposé(s), {refused} refusé(s).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>En pause : {n} document(s) en attente.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Envoi annulé.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Session expirée : reconnectez-vous puis reprenez l&apos;envoi ({reason}).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Le DMP refuse les dépôts pour ce médecin : {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Session verrouillée : les documents restent en file ; reprenez après reconnexion.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+14"/>
+        <source>L&apos;accusé n&apos;a pas pu être écrit : {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Accusé enregistré : {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+28"/>
+        <source>Déposés : {sent} — refusés : {refused} — en attente : {waiting} — refusés à la vérification : {invalid}</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>BatchTableModel</name>
+    <message>
+        <location line="-689"/>
+        <source>Fichier</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>INS du patient</source>
+        <translation type="unfinished">Patient&apos;s INS</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Type</source>
+        <translation type="unfinished">Type</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Titre</source>
+        <translation type="unfinished">Title</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Date de l&apos;acte</source>
+        <translation type="unfinished">Date of the act</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Masqué PS</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Invisible patient</source>
+        <translation type="unfinished">Invisible to the patient</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Invisible repr. légaux</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Statut</source>
+        <translation type="unfinished">Status</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Masqué aux professionnels de santé</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Non visible par le patient</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Non visible par les représentants légaux</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>À vérifier</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Refusé (vérification)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Prêt</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>En file d&apos;attente</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Envoi en cours</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Nouvel essai programmé</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Déposé</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Refusé par le DMP</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Annulé (non envoyé)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>En attente de reprise</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>nouvel essai à {time} (tentative {n})</source>
+        <translation type="unfinished"></translation>
     </message>
 </context>
 <context>
@@ -152,9 +840,233 @@
     </message>
 </context>
 <context>
+    <name>DepositDialog</name>
+    <message>
+        <location filename="../../console/views/deposit_dialog.py" line="+379"/>
+        <source>Remplacer un document du DMP</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Déposer un document dans le DMP</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Déposez ici un fichier PDF, CDA R2 (.xml) ou texte (.txt).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Aucun fichier choisi.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>NIR du patient (15 caractères)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+24"/>
+        <source>Masqué aux professionnels de santé (MASQUE_PS)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Non visible par le patient (jusqu&apos;à la consultation d&apos;annonce)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Non visible par les représentants légaux</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Patient (INS) :</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Type de document :</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Titre :</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Date de l&apos;acte :</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Auteur :</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Structure :</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Visibilité :</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+20"/>
+        <source>Déposer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Enregistrer l&apos;accusé (PDF)…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Annuler</source>
+        <translation type="unfinished">Cancel</translation>
+    </message>
+    <message>
+        <location line="+71"/>
+        <source>Aucun cache chiffré n&apos;est ouvert : si la console s&apos;arrête avant la réponse du DMP, ce dépôt ne sera pas conservé pour être renvoyé. Vérifiez ensuite sa présence dans le dossier.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+12"/>
+        <source>Structure inconnue ({reason})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+14"/>
+        <source>Lecture de « {name} »…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+14"/>
+        <source>PDF</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>CDA R2 (XML)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>texte</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>non reconnu</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Fichier : {name} — {size} — {kind}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+65"/>
+        <source>Envoi au DMP…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>Dépôt impossible : corrigez les points signalés.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Dépôt refusé : {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Dépôt impossible : {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+18"/>
+        <source>Fermer</source>
+        <translation type="unfinished">Close</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Document déposé dans le DMP.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Document déjà présent dans le DMP (dépôt déjà reçu) : rien n&apos;a été dupliqué.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Identifiant du dépôt (masterIdentifier) : {master}
+Identifiant DMP : {id}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Il est conservé dans le cache chiffré et sera renvoyé automatiquement.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Il n&apos;est conservé que tant que la console reste ouverte : ne la fermez pas avant son envoi.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Le DMP n&apos;a pas encore confirmé ce dépôt ({reason}). {kept}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>pas de réponse</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Identifiant du dépôt (masterIdentifier) : {master}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>Accusé de dépôt</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+18"/>
+        <source>Accusé non enregistré</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>L&apos;accusé n&apos;a pas pu être écrit : {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>Accusé enregistré : {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Envoi en cours : attendez la réponse du DMP avant de fermer.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>DocumentTableModel</name>
     <message>
-        <location filename="../../console/views/document_model.py" line="+209"/>
+        <location filename="../../console/views/document_model.py" line="+277"/>
         <source>Date de l&apos;acte</source>
         <translation>Date of the act</translation>
     </message>
@@ -204,7 +1116,7 @@
         <translation>Status</translation>
     </message>
     <message>
-        <location line="+41"/>
+        <location line="+43"/>
         <source>Masqué</source>
         <translation>Hidden</translation>
     </message>
@@ -245,21 +1157,152 @@
     </message>
 </context>
 <context>
+    <name>DocumentTypePicker</name>
+    <message>
+        <location filename="../../console/views/deposit_dialog.py" line="-581"/>
+        <source>Rechercher un type (libellé ou code, ex. « consultation », « 11488 »)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+67"/>
+        <source>Aucun type choisi.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Type choisi : {label} ({code}) — classe {klass}</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>DossierHeader</name>
+    <message>
+        <location filename="../../console/views/dossier_header.py" line="+132"/>
+        <source>Médecin traitant : recherche…</source>
+        <translation>Regular doctor: looking up…</translation>
+    </message>
+    <message>
+        <location line="+32"/>
+        <source>Né(e) le %1 (%2 ans)</source>
+        <translation>Born on %1 (%2 years old)</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Date de naissance non renseignée</source>
+        <translation>Date of birth not recorded</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>INS : %1</source>
+        <translation>INS: %1</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Médecin traitant : non renseigné</source>
+        <translation>Regular doctor: not recorded</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Médecin traitant : %1 (vous)</source>
+        <translation>Regular doctor: %1 (you)</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Médecin traitant : %1</source>
+        <translation>Regular doctor: %1</translation>
+    </message>
+    <message>
+        <location line="+11"/>
+        <source>Vous êtes le médecin traitant déclaré de ce patient.</source>
+        <translation>You are this patient&apos;s declared regular doctor.</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Les documents masqués aux professionnels vous sont visibles, en tant que médecin traitant.</source>
+        <translation>Documents hidden from professionals are visible to you, as the regular doctor.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Accès en bris de glace : les documents masqués aux professionnels vous sont visibles.</source>
+        <translation>Break-glass access: documents hidden from professionals are visible to you.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Le patient est informé de cet accès en bris de glace ; tout ce que vous consultez est tracé.</source>
+        <translation>The patient is notified of this break-glass access; everything you consult is traced.</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Le patient est informé de cet accès par le centre de régulation.</source>
+        <translation>The patient is notified of this access by the regulation centre.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>En mode centre 15, les documents masqués restent invisibles.</source>
+        <translation>In centre 15 mode, hidden documents stay invisible.</translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>Médecin traitant : information indisponible</source>
+        <translation>Regular doctor: information unavailable</translation>
+    </message>
+    <message>
+        <location line="+11"/>
+        <source>Femme</source>
+        <translation>Female</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Homme</source>
+        <translation>Male</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Sexe non précisé</source>
+        <translation>Sex not specified</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Accès normal</source>
+        <translation>Normal access</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>BRIS DE GLACE</source>
+        <translation>BREAK-GLASS</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Centre 15 (régulation)</source>
+        <translation>Centre 15 (regulation)</translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>Session d&apos;accès jusqu&apos;à %1</source>
+        <translation>Access session until %1</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Accès limité jusqu&apos;à %1</source>
+        <translation>Access limited until %1</translation>
+    </message>
+</context>
+<context>
     <name>DossierView</name>
     <message>
-        <location filename="../../console/views/dossier_view.py" line="+287"/>
+        <location filename="../../console/views/dossier_view.py" line="+288"/>
         <source>Fermer le dossier</source>
         <translation>Close the record</translation>
     </message>
     <message>
         <location line="+31"/>
-        <location line="+389"/>
+        <location line="+399"/>
         <location line="+10"/>
         <source>2 dernières années</source>
         <translation>Last 2 years</translation>
     </message>
     <message>
-        <location line="-393"/>
+        <location line="-403"/>
         <source>Retirer ce filtre : afficher tout l&apos;historique du patient</source>
         <translation>Remove this filter: show the patient&apos;s whole history</translation>
     </message>
@@ -279,7 +1322,7 @@
         <translation>Patient&apos;s documents</translation>
     </message>
     <message>
-        <location line="+335"/>
+        <location line="+345"/>
         <source>Règle du DMP : à la première ouverture, seuls les documents des deux dernières années sont listés (depuis le {start}).</source>
         <translation>DMP rule: at the first opening, only the documents of the last two years are listed (since {start}).</translation>
     </message>
@@ -423,9 +1466,309 @@
     </message>
 </context>
 <context>
+    <name>EmergencyBanner</name>
+    <message>
+        <location filename="../../console/views/emergency_banner.py" line="+106"/>
+        <source>Avertissement</source>
+        <translation>Warning</translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <location line="+60"/>
+        <source>Arrêter le bris de glace</source>
+        <translation>Stop break-glass</translation>
+    </message>
+    <message>
+        <location line="-57"/>
+        <source>Enregistrer l&apos;attestation…</source>
+        <translation>Save the attestation…</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Fermer</source>
+        <translation>Close</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Masquer ce message</source>
+        <translation>Hide this message</translation>
+    </message>
+    <message>
+        <location line="+54"/>
+        <source>Terminer l&apos;accès centre 15</source>
+        <translation>End the centre 15 access</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Mettre fin à l&apos;accès d&apos;urgence maintenant (le DMP en est informé)</source>
+        <translation>End the emergency access now (the DMP is told)</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Patient : {name}</source>
+        <translation>Patient: {name}</translation>
+    </message>
+    <message>
+        <location line="+72"/>
+        <source>Enregistrer l&apos;attestation de bris de glace</source>
+        <translation>Save the break-glass attestation</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Document PDF (*.pdf)</source>
+        <translation>PDF document (*.pdf)</translation>
+    </message>
+    <message>
+        <location line="+26"/>
+        <source>Attestation non enregistrée : {error}</source>
+        <translation>Attestation not saved: {error}</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Attestation enregistrée : {path}</source>
+        <translation>Attestation saved: {path}</translation>
+    </message>
+    <message>
+        <location line="+31"/>
+        <source>Centre 15 (régulation)</source>
+        <translation>Centre 15 (regulation)</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Bris de glace</source>
+        <translation>Break-glass</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>{mode} — reste {time}</source>
+        <translation>{mode} — {time} left</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Accès d&apos;urgence tracé ; le patient en est informé.</source>
+        <translation>Emergency access traced; the patient is notified.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>{n} document(s) ouvert(s).</source>
+        <translation>{n} document(s) opened.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>L&apos;accès se termine bientôt.</source>
+        <translation>The access ends soon.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>{mode} en cours</source>
+        <translation>{mode} in progress</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Il reste {n} minute(s) avant la fin de l&apos;accès d&apos;urgence.</source>
+        <translation>{n} minute(s) left before the emergency access ends.</translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>{mode} terminé à {time}</source>
+        <translation>{mode} ended at {time}</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>durée {duration}</source>
+        <translation>duration {duration}</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>le DMP n&apos;a pas pu être informé de la fin</source>
+        <translation>the DMP could not be told of the end</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>attestation prête</source>
+        <translation>attestation ready</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>attestation non produite</source>
+        <translation>attestation not produced</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>{mode} terminé</source>
+        <translation>{mode} ended</translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>arrêté par vous</source>
+        <translation>stopped by you</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>durée maximale écoulée</source>
+        <translation>maximum duration elapsed</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>carte retirée</source>
+        <translation>card removed</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>dossier fermé</source>
+        <translation>record closed</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>application quittée</source>
+        <translation>application closed</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>session verrouillée</source>
+        <translation>session locked</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>déconnexion</source>
+        <translation>logged out</translation>
+    </message>
+</context>
+<context>
+    <name>EntourageView</name>
+    <message>
+        <location filename="../../console/views/entourage.py" line="+71"/>
+        <source>Entourage et volontés</source>
+        <translation>Relatives and wishes</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Actualiser</source>
+        <translation>Refresh</translation>
+    </message>
+    <message>
+        <location line="+11"/>
+        <source>Personne de confiance</source>
+        <translation>Person of trust</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Personnes à prévenir</source>
+        <translation>People to contact</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Directives anticipées</source>
+        <translation>Advance directives</translation>
+    </message>
+    <message>
+        <location line="+68"/>
+        <source>Chargement…</source>
+        <translation>Loading…</translation>
+    </message>
+    <message>
+        <location line="+29"/>
+        <source>Non accessible à votre profession</source>
+        <translation>Not accessible to your profession</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Non renseigné</source>
+        <translation>Not recorded</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>portable</source>
+        <translation>mobile</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>domicile</source>
+        <translation>home</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>travail</source>
+        <translation>work</translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>pas de téléphone renseigné</source>
+        <translation>no phone number recorded</translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>Également personne à prévenir.</source>
+        <translation>Also a person to contact.</translation>
+    </message>
+    <message>
+        <location line="+23"/>
+        <source>Le patient a rédigé des directives anticipées le %1.</source>
+        <translation>The patient wrote advance directives on %1.</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Le patient a rédigé des directives anticipées.</source>
+        <translation>The patient wrote advance directives.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>non précisé</source>
+        <translation>not specified</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Lieu de conservation : %1</source>
+        <translation>Kept at: %1</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Le patient a indiqué ne pas avoir rédigé de directives anticipées.</source>
+        <translation>The patient stated they have not written advance directives.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Renseigné par le patient le %1.</source>
+        <translation>Recorded by the patient on %1.</translation>
+    </message>
+</context>
+<context>
+    <name>FileDropArea</name>
+    <message>
+        <location filename="../../console/views/deposit_dialog.py" line="+27"/>
+        <source>Choisir des fichiers…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+0"/>
+        <source>Choisir un fichier…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+11"/>
+        <source>Choisir les documents à déposer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>Documents (*.pdf *.xml *.txt)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Manifestes CSV (*.csv)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Tous les fichiers (*)</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>FilterBar</name>
     <message>
-        <location filename="../../console/views/filter_bar.py" line="+123"/>
+        <location filename="../../console/views/filter_bar.py" line="+126"/>
         <source>Filtrer : titre, type, auteur… (Ctrl+F)</source>
         <translation type="unfinished"></translation>
     </message>
@@ -461,12 +1804,12 @@
     </message>
     <message>
         <location line="+2"/>
-        <location line="+306"/>
+        <location line="+319"/>
         <source>Nouveaux seulement</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-301"/>
+        <location line="-314"/>
         <source>Effacer tous les filtres</source>
         <translation type="unfinished"></translation>
     </message>
@@ -516,7 +1859,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+108"/>
+        <location line="+121"/>
         <source>Enregistrer le filtre</source>
         <translation type="unfinished"></translation>
     </message>
@@ -625,6 +1968,34 @@
         <location line="+17"/>
         <source>Retirer le filtre {text}</source>
         <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>ImmunizationTableModel</name>
+    <message>
+        <location filename="../../console/views/vaccinations.py" line="+159"/>
+        <source>Date</source>
+        <translation>Date</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Vaccin</source>
+        <translation>Vaccine</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Code ATC</source>
+        <translation>ATC code</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Lot</source>
+        <translation>Batch</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Vaccinateur</source>
+        <translation>Vaccinator</translation>
     </message>
 </context>
 <context>
@@ -897,18 +2268,18 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../console/views/main_window.py" line="+212"/>
-        <location line="+384"/>
+        <location filename="../../console/views/main_window.py" line="+244"/>
+        <location line="+519"/>
         <source>Console DMP</source>
         <translation>Console DMP</translation>
     </message>
     <message>
-        <location line="-367"/>
+        <location line="-490"/>
         <source>Serveur : %1</source>
         <translation>Server: %1</translation>
     </message>
     <message>
-        <location line="+67"/>
+        <location line="+73"/>
         <source>&amp;Verrouiller la session</source>
         <translation>&amp;Lock the session</translation>
     </message>
@@ -938,22 +2309,62 @@
         <translation>&amp;Refresh the cards</translation>
     </message>
     <message>
+        <location line="+3"/>
+        <source>&amp;Historique des accès</source>
+        <translation>Access &amp;history</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>&amp;Purger le cache maintenant</source>
+        <translation>&amp;Purge the cache now</translation>
+    </message>
+    <message>
         <location line="+4"/>
         <source>&amp;Session</source>
         <translation>&amp;Session</translation>
     </message>
     <message>
-        <location line="+5"/>
+        <location line="+6"/>
         <source>&amp;Patient</source>
         <translation>&amp;Patient</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="+4"/>
         <source>&amp;Cartes</source>
         <translation>&amp;Cards</translation>
     </message>
     <message>
-        <location line="+190"/>
+        <location line="+60"/>
+        <source>Historique des accès</source>
+        <translation>Access history</translation>
+    </message>
+    <message>
+        <location line="+37"/>
+        <source>Cache purgé : %1 élément(s) supprimé(s).</source>
+        <translation>Cache purged: %1 item(s) removed.</translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>inconnue</source>
+        <translation>unknown</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Hors ligne — dernière synchronisation : %1</source>
+        <translation>Offline — last synchronised: %1</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Pas de cache hors ligne pour cette session.</source>
+        <translation>No offline cache for this session.</translation>
+    </message>
+    <message>
+        <location line="+20"/>
+        <source>L&apos;accès exceptionnel a pris fin : le dossier est fermé. La prochaine ouverture demandera un nouveau motif.</source>
+        <translation>The exceptional access has ended: the record is closed. The next opening will ask for a new reason.</translation>
+    </message>
+    <message>
+        <location line="+154"/>
         <source>Vous devez prendre connaissance de l&apos;information sur la traçabilité pour accéder au DMP.</source>
         <translation>You must acknowledge the traceability notice to access the DMP.</translation>
     </message>
@@ -993,7 +2404,7 @@
         <translation>Card removed</translation>
     </message>
     <message>
-        <location line="+16"/>
+        <location line="+22"/>
         <source>Erreur inattendue (%1). Le détail est dans le journal.</source>
         <translation>Unexpected error (%1). The details are in the log.</translation>
     </message>
@@ -1029,7 +2440,7 @@
 <context>
     <name>PatientSearchWidget</name>
     <message>
-        <location filename="../../console/views/patient_search.py" line="+115"/>
+        <location filename="../../console/views/patient_search.py" line="+130"/>
         <source>Rechercher un patient</source>
         <translation>Find a patient</translation>
     </message>
@@ -1059,7 +2470,7 @@
         <translation>Cancel the running request (Esc)</translation>
     </message>
     <message>
-        <location line="+20"/>
+        <location line="+21"/>
         <source>Patient</source>
         <translation>Patient</translation>
     </message>
@@ -1089,7 +2500,7 @@
         <translation>INS:</translation>
     </message>
     <message>
-        <location line="+79"/>
+        <location line="+81"/>
         <source>{count} caractère(s) sur 15 (clé comprise).</source>
         <translation>{count} character(s) of 15 (key included).</translation>
     </message>
@@ -1114,7 +2525,7 @@
         <translation>Valid NIR.</translation>
     </message>
     <message>
-        <location line="+47"/>
+        <location line="+48"/>
         <source>inconnue</source>
         <translation>unknown</translation>
     </message>
@@ -1139,7 +2550,7 @@
         <translation>Unknown</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+5"/>
         <source>Recherche du patient…</source>
         <translation>Looking for the patient…</translation>
     </message>
@@ -1159,7 +2570,7 @@
         <translation>Search failed: {reason}</translation>
     </message>
     <message>
-        <location line="+15"/>
+        <location line="+16"/>
         <source>Ouverture du dossier…</source>
         <translation>Opening the record…</translation>
     </message>
@@ -1174,7 +2585,7 @@
         <translation>Access refused by the DMP: {reason}</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+5"/>
         <source>Ouverture impossible : {reason}</source>
         <translation>Opening failed: {reason}</translation>
     </message>
@@ -1324,7 +2735,7 @@
         <translation>Loading cancelled.</translation>
     </message>
     <message>
-        <location line="+280"/>
+        <location line="+279"/>
         <source>Impossible d&apos;obtenir le document : {reason}</source>
         <translation>Cannot get the document: {reason}</translation>
     </message>
@@ -1354,7 +2765,7 @@
         <translation>Patient: {name}</translation>
     </message>
     <message>
-        <location line="-563"/>
+        <location line="-562"/>
         <location line="+1"/>
         <source>Rechercher dans le document</source>
         <translation type="unfinished"></translation>
@@ -1405,7 +2816,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+20"/>
+        <location line="+19"/>
         <source>Copie impossible : {reason}</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1534,6 +2945,449 @@
         <location line="+1"/>
         <source>Page entière</source>
         <translation>Whole page</translation>
+    </message>
+</context>
+<context>
+    <name>RefusalBox</name>
+    <message>
+        <location filename="../../console/views/consent.py" line="+71"/>
+        <source>Le patient s&apos;est opposé à l&apos;accès à son DMP en bris de glace</source>
+        <translation>The patient opposed break-glass access to their DMP</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Le patient s&apos;est opposé à l&apos;accès à son DMP par le centre de régulation</source>
+        <translation>The patient opposed access to their DMP by the regulation centre</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Le patient a bloqué votre accès à son DMP</source>
+        <translation>The patient blocked your access to their DMP</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Le mode centre 15 est réservé aux médecins régulateurs</source>
+        <translation>The centre 15 mode is reserved for regulating doctors</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Bris de glace refusé : motif ou justification manquant</source>
+        <translation>Break-glass refused: reason or justification missing</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Un secrétariat médical ne consulte pas le DMP</source>
+        <translation>A medical secretariat does not consult the DMP</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Accès refusé par le DMP</source>
+        <translation>Access refused by the DMP</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Aucun accès n&apos;a été ouvert et rien n&apos;a été consulté. L&apos;opposition du patient s&apos;impose, même en urgence : prenez-le en charge sans son DMP (proches, médecin traitant, documents qu&apos;il porte sur lui).</source>
+        <translation>No access was opened and nothing was consulted. The patient&apos;s opposition prevails, even in an emergency: care for them without their DMP (relatives, regular doctor, documents they carry).</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Aucun accès n&apos;a été ouvert et rien n&apos;a été consulté. Poursuivez la régulation sans le DMP.</source>
+        <translation>No access was opened and nothing was consulted. Continue the regulation without the DMP.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Ce choix du patient vaut dans tous les modes d&apos;accès, bris de glace compris. Rien n&apos;a été consulté.</source>
+        <translation>This choice of the patient applies in every access mode, break-glass included. Nothing was consulted.</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Choisissez un autre mode d&apos;accès.</source>
+        <translation>Choose another access mode.</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Choisissez un motif et écrivez une justification d&apos;au moins {n} caractères.</source>
+        <translation>Choose a reason and write a justification of at least {n} characters.</translation>
+    </message>
+</context>
+<context>
+    <name>VaccinationForm</name>
+    <message>
+        <location filename="../../console/views/vaccinations.py" line="+90"/>
+        <source>Ajouter une vaccination</source>
+        <translation>Add a vaccination</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Rechercher : nom, code ATC ou marque</source>
+        <translation>Search: name, ATC code or brand</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Rechercher un vaccin</source>
+        <translation>Search for a vaccine</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Vaccin</source>
+        <translation>Vaccine</translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>Date de la vaccination</source>
+        <translation>Vaccination date</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Numéro de lot inscrit sur le conditionnement</source>
+        <translation>Batch number printed on the packaging</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Numéro de lot</source>
+        <translation>Batch number</translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>Enregistrer la vaccination</source>
+        <translation>Record the vaccination</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Annuler</source>
+        <translation>Cancel</translation>
+    </message>
+    <message>
+        <location line="+20"/>
+        <source>Vaccin :</source>
+        <translation>Vaccine:</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Date :</source>
+        <translation>Date:</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Lot :</source>
+        <translation>Batch:</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Vaccinateur :</source>
+        <translation>Vaccinator:</translation>
+    </message>
+    <message>
+        <location line="+42"/>
+        <source>%1 (vous)</source>
+        <translation>%1 (you)</translation>
+    </message>
+    <message>
+        <location line="+19"/>
+        <source>Aucun vaccin ne correspond à la recherche</source>
+        <translation>No vaccine matches the search</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>— Choisir un vaccin —</source>
+        <translation>— Choose a vaccine —</translation>
+    </message>
+    <message>
+        <location line="+51"/>
+        <source>Choisissez le vaccin dans la liste.</source>
+        <translation>Choose the vaccine from the list.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Ce vaccin n&apos;est pas dans la liste des vaccins codés.</source>
+        <translation>This vaccine is not in the list of coded vaccines.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Indiquez la date de la vaccination.</source>
+        <translation>Enter the vaccination date.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>La date de vaccination ne peut pas être dans le futur.</source>
+        <translation>The vaccination date cannot be in the future.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>La date de vaccination est antérieure à la naissance du patient.</source>
+        <translation>The vaccination date is before the patient&apos;s birth.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Le numéro de lot est obligatoire.</source>
+        <translation>The batch number is required.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Le numéro de lot est trop long (40 caractères au plus).</source>
+        <translation>The batch number is too long (40 characters at most).</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Le vaccinateur enregistré est le professionnel connecté : reconnectez-vous.</source>
+        <translation>The recorded vaccinator is the logged-in professional: log in again.</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Seul un professionnel de santé peut enregistrer une vaccination.</source>
+        <translation>Only a health professional can record a vaccination.</translation>
+    </message>
+    <message>
+        <location line="+31"/>
+        <source>Rien n&apos;a été enregistré : corrigez la saisie.</source>
+        <translation>Nothing was recorded: correct the entry.</translation>
+    </message>
+</context>
+<context>
+    <name>VaccinationsTab</name>
+    <message>
+        <location line="+55"/>
+        <source>Vaccinations</source>
+        <translation>Vaccinations</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Ajouter une vaccination</source>
+        <translation>Add a vaccination</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Actualiser</source>
+        <translation>Refresh</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <location line="+51"/>
+        <source>Documents d&apos;historique vaccinal</source>
+        <translation>Vaccination history documents</translation>
+    </message>
+    <message>
+        <location line="-48"/>
+        <source>Lister les documents « Historique de vaccination » du patient, sans limite de date</source>
+        <translation>List the patient&apos;s “Vaccination history” documents, without a date limit</translation>
+    </message>
+    <message>
+        <location line="+27"/>
+        <source>Vaccinations du patient</source>
+        <translation>The patient&apos;s vaccinations</translation>
+    </message>
+    <message>
+        <location line="+18"/>
+        <source>Documents « Historique de vaccination » (sans limite de date)</source>
+        <translation>“Vaccination history” documents (no date limit)</translation>
+    </message>
+    <message>
+        <location line="+135"/>
+        <source>La matrice d&apos;habilitation ne permet pas à votre profession de consulter les vaccinations.</source>
+        <translation>The authorisation matrix does not allow your profession to consult vaccinations.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Chargement des vaccinations…</source>
+        <translation>Loading the vaccinations…</translation>
+    </message>
+    <message>
+        <location line="+17"/>
+        <source>aucune vaccination enregistrée</source>
+        <translation>no vaccination recorded</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>1 vaccination</source>
+        <translation>1 vaccination</translation>
+    </message>
+    <message numerus="yes">
+        <location line="+2"/>
+        <source>%n vaccinations</source>
+        <translation>
+            <numerusform>%n vaccination</numerusform>
+            <numerusform>%n vaccinations</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Enregistrement de la vaccination…</source>
+        <translation>Recording the vaccination…</translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Rien n&apos;a été enregistré : %1</source>
+        <translation>Nothing was recorded: %1</translation>
+    </message>
+    <message>
+        <location line="+11"/>
+        <source>Vaccination enregistrée dans le DMP : %1 du %2.</source>
+        <translation>Vaccination recorded in the DMP: %1 on %2.</translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>Recherche des documents d&apos;historique vaccinal…</source>
+        <translation>Searching the vaccination history documents…</translation>
+    </message>
+    <message>
+        <location line="+18"/>
+        <source>Aucun document d&apos;historique de vaccination dans le DMP.</source>
+        <translation>No vaccination history document in the DMP.</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>1 document, toutes dates confondues.</source>
+        <translation>1 document, all dates.</translation>
+    </message>
+    <message numerus="yes">
+        <location line="+3"/>
+        <source>%n documents, toutes dates confondues.</source>
+        <translation>
+            <numerusform>%n document, all dates.</numerusform>
+            <numerusform>%n documents, all dates.</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>_Texts</name>
+    <message>
+        <location filename="../../console/views/document_actions.py" line="+92"/>
+        <source>Remplacer par une nouvelle version…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Masquer aux professionnels (demande du patient)…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Ne plus masquer aux professionnels…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Rendre visible au patient (après la consultation d&apos;annonce)…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Rendre invisible au patient…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Supprimer (erreur de saisie)…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Masquer « {title} » aux autres professionnels de santé ?
+
+À la demande du patient, le document ne sera plus visible que par vous, son médecin traitant et en cas d&apos;accès en bris de glace.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Rendre « {title} » de nouveau visible aux professionnels de santé autorisés ?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Rendre « {title} » visible au patient ?
+
+À faire après la consultation d&apos;annonce : le patient pourra le lire dans Mon espace santé.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Rendre « {title} » invisible au patient (jusqu&apos;à la consultation d&apos;annonce) ?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Supprimer « {title} » du DMP (erreur de saisie) ?
+
+Le document ne sera plus listé pour personne. Cette action est définitive.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Masquer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Ne plus masquer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Rendre visible</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Rendre invisible</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Supprimer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Confirmer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Action refusée</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Action impossible</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Document masqué aux professionnels.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Document de nouveau visible aux professionnels.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Document visible au patient.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Document invisible au patient.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Document supprimé du DMP.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>parent</name>
+    <message>
+        <location filename="../../console/views/deposit_dialog.py" line="+23"/>
+        <source>Enregistrer l&apos;accusé de dépôt</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Document PDF (*.pdf)</source>
+        <translation type="unfinished">PDF document (*.pdf)</translation>
     </message>
 </context>
 </TS>

@@ -34,15 +34,27 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
 OURS = (
+    "AccessHistoryModel",
+    "AccessHistoryView",
+    "AccessModeDialog",
     "CardTableModel",
+    "DossierHeader",
     "EcpsWaitDialog",
+    "EmergencyBanner",
+    "EntourageView",
+    "ImmunizationTableModel",
     "LoginPage",
     "MainWindow",
     "NoticeDialog",
     "PhoneWindow",
     "PinDialog",
+    "RefusalBox",
+    "VaccinationForm",
+    "VaccinationsTab",
 )
-"""Translation contexts of the login page, the PIN dialog, the notice and the window."""
+"""Translation contexts that must be fully translated: the login page, the PIN dialog, the
+notice, the window, the emergency mode and access history (issue 6), the vaccinations, the
+entourage and the dossier header (issue 9)."""
 
 
 @pytest.fixture
@@ -119,7 +131,16 @@ def _untranslated(messages: dict[tuple[str, str], ET.Element]) -> list[tuple[str
         key
         for key, translation in messages.items()
         if key[0] in OURS
-        and (translation.get("type") == "unfinished" or not (translation.text or "").strip())
+        and (
+            translation.get("type") == "unfinished"
+            or not (
+                (translation.text or "").strip()
+                or (
+                    all((f.text or "").strip() for f in translation.iter("numerusform"))
+                    and translation.find("numerusform") is not None
+                )
+            )
+        )
     ]
 
 

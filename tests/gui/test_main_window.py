@@ -183,6 +183,10 @@ def make_harness(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[Har
             config_dir=tmp_path,
             data_dir=tmp_path,
         )
+        # No offline cache here (tests/integration/test_offline.py covers it with real
+        # cards): its worker thread would need asyncio's running loop, which the test loop
+        # only provides while it runs.
+        console_kwargs.setdefault("cache", None)
         console = ConsoleApp(
             settings,
             reader=reader,
@@ -787,7 +791,12 @@ def test_lock_empties_the_real_search_and_dossier_widgets(
     gateway = DossierGateway(list(dossier.documents.values()))
     dossier.documents.clear()
     settings = Settings(card_poll_interval_s=1.0, config_dir=tmp_path, data_dir=tmp_path)
-    console = ConsoleApp(settings, reader=reader, gateway=gateway)  # type: ignore[arg-type]
+    console = ConsoleApp(
+        settings,
+        reader=reader,
+        gateway=gateway,  # type: ignore[arg-type]
+        cache=None,
+    )
     window = console.window
     qtbot.addWidget(window)
 
