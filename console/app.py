@@ -698,7 +698,8 @@ class ConsoleApp:
             startup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await startup
-        self._idle_timer.stop()
+        with contextlib.suppress(RuntimeError):  # the window (its parent) may be gone already
+            self._idle_timer.stop()
         if self._activity_installed:
             from PySide6.QtWidgets import QApplication
 
