@@ -118,3 +118,14 @@ class CacheCorruptError(CacheError):
 
 class CacheClosedError(CacheError):
     """The cache is closed (session locked or ended)."""
+
+
+class RetryableServerError(ServerError):
+    """429 (throttled) or 5xx from a write that is safe to send again (an idempotent deposit):
+    the server may accept it later. ``retry_after`` is the delay it asked for, in seconds."""
+
+    def __init__(
+        self, message: str, status: int, reason: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status, reason)
+        self.retry_after = retry_after
