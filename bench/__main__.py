@@ -9,6 +9,9 @@ import sys
 BENCHES = {
     "startup": "bench.startup_bench",
     "sandbox": "bench.sandbox_bench",
+    "cache": "bench.cache_bench",
+    "table": "bench.table_bench",
+    "deposit": "bench.deposit_bench",
 }
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from console.domain.ins import INS
 from console.domain.models import AccessMode, DocumentMeta
+from console.domain.terminology import VACCINATION_HISTORY, terminology
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +70,61 @@ class DocumentPage:
 
     documents: tuple[DocumentMeta, ...]
     total: int | None = None
+
+
+# -- openings: the DMP's consultation rule ---------------------------------------------------
+
+NEW_SINCE_MARGIN = timedelta(minutes=10)
+"""How far before the last visit a later opening searches deposits (clock skew between the
+console and the server, documents indexed while the last list was fetched). Documents
+already known are never marked new, so the margin only costs a few duplicates."""
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A professional's last complete opening of a patient's record.
+
+    ``at`` is when that opening's search started (aware): what was deposited since then is
+    new. ``complete_history`` says whether that opening listed the whole history (the date
+    limit of the first opening removed) or only the last two years.
+    """
+
+    at: datetime
+    complete_history: bool = False
+
+
+def later_opening_query(last: Visit, margin: timedelta = NEW_SINCE_MARGIN) -> DocumentQuery:
+    """A later opening: only what was deposited since the last visit, whatever its act date."""
+    return DocumentQuery(deposited_since=last.at - margin)
+
+
+def vaccination_query(query: DocumentQuery) -> DocumentQuery | None:
+    """The search for the vaccination history (11369-6) that goes with ``query``.
+
+    The vaccination history is always searched without a date limit (DMP rule): when
+    ``query`` has a date bound (act dates or deposit date), a second query asks for the
+    11369-6 documents without any; None when ``query`` already covers them (no date bound)
+    or excludes them (other types or classes asked).
+    """
+    bounded = (
+        query.act_from is not None or query.act_to is not None or query.deposited_since is not None
+    )
+    if not bounded:
+        return None
+    if query.type_codes and VACCINATION_HISTORY not in query.type_codes:
+        return None
+    if query.class_codes:
+        vaccination = terminology().types.get(VACCINATION_HISTORY)
+        if vaccination is None or vaccination.class_code not in query.class_codes:
+            return None
+    return DocumentQuery(
+        type_codes=(VACCINATION_HISTORY,),
+        include_archived=query.include_archived,
+        page_size=query.page_size,
+    )
+
+
+def opening_queries(query: DocumentQuery) -> tuple[DocumentQuery, ...]:
+    """``query`` then, if it has a date bound, the vaccination history without one."""
+    vaccination = vaccination_query(query)
+    return (query,) if vaccination is None else (query, vaccination)

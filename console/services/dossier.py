@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+import os
+import tempfile
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from console.domain.dossier import (
     AccessGrant,
@@ -64,6 +68,10 @@ class DossierService:
             raise NotLoggedInError("Session verrouillée : reconnectez-vous avec votre carte.")
         return login
 
+    def professional_id(self) -> str:
+        """The idNat of the professional logged in (raises NotLoggedInError when none)."""
+        return self._login().id_nat
+
     async def find_patient(self, ins_text: str) -> PatientRecord:
         """Validate the INS locally (no request for an invalid one), then look it up."""
         ins = INS.parse(ins_text.strip())
@@ -87,7 +95,7 @@ class DossierService:
     ) -> AsyncIterator[DocumentPage]:
         """Pages as they arrive, each re-checked against the rules the console can evaluate."""
         profession = self._login().profession
-        hidden = 0
+        hidden = listed = 0
         async for page in self.gateway.search_documents(dossier.grant, query):
             shown = tuple(
                 d
@@ -99,8 +107,53 @@ class DossierService:
                 log.warning("server sent %d document(s) the rules hide", hidden)
             for doc in shown:
                 dossier.documents[doc.id] = doc
-            total = None if page.total is None else max(page.total - hidden, len(dossier.documents))
+            listed += len(shown)
+            total = None if page.total is None else max(page.total - hidden, listed)
             yield DocumentPage(shown, total)
+
+    async def search(
+        self, dossier: OpenDossier, queries: Sequence[DocumentQuery]
+    ) -> AsyncIterator[DocumentPage]:
+        """The pages of several searches one after the other, each document once.
+
+        An opening runs its main search then the vaccination history without a date limit
+        (:func:`~console.domain.dossier.opening_queries`); a document both return is sent
+        once. ``total`` adds the totals announced so far, less the duplicates dropped.
+        """
+        seen: set[str] = set()
+        announced = dropped = 0
+        counted = True
+        for query in queries:
+            first = True
+            pages = self.documents(dossier, query)
+            try:
+                async for page in pages:
+                    if first:
+                        first = False
+                        if page.total is None:
+                            counted = False
+                        else:
+                            announced += page.total
+                    fresh = tuple(d for d in page.documents if d.id not in seen)
+                    dropped += len(page.documents) - len(fresh)
+                    seen.update(d.id for d in fresh)
+                    yield DocumentPage(
+                        fresh, max(announced - dropped, len(seen)) if counted else None
+                    )
+            finally:
+                # Closed at once (not when collected): a cancelled opening stops its search.
+                aclose = getattr(pages, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+    def adopt(self, dossier: OpenDossier, documents: Sequence[DocumentMeta]) -> None:
+        """Make ``documents`` (remembered from an earlier opening) retrievable in ``dossier``."""
+        for doc in documents:
+            dossier.documents.setdefault(doc.id, doc)
+
+    async def save_copy(self, data: bytes, path: Path) -> None:
+        """Write a copy of a document's body to ``path``, atomically, off the GUI thread."""
+        await asyncio.get_running_loop().run_in_executor(None, write_atomically, path, data)
 
     async def retrieve(self, dossier: OpenDossier, doc: DocumentMeta) -> bytes:
         if doc.id not in dossier.documents:
@@ -114,3 +167,19 @@ class DossierService:
             await self.gateway.end_access(dossier.grant, reason)
         except DmpError as exc:
             log.warning("could not end the access mode on the server: %s", type(exc).__name__)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """``data`` to ``path`` through a temporary file in the same folder and a rename: the file
+    is either the old one or the complete new one, never a truncated copy."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

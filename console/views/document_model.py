@@ -9,6 +9,7 @@ Everything that came from the network is returned as a plain ``str``: the views 
 from __future__ import annotations
 
 import html
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 
 from console.domain.models import DocStatus, Visibility
 from console.domain.table import Column, DocumentRow
@@ -29,6 +30,7 @@ from console.domain.table import Column, DocumentRow
 __all__ = [
     "BADGES_ROLE",
     "COLUMNS",
+    "DATE_COLUMNS",
     "DOCUMENT_ROLE",
     "ROW_ROLE",
     "SORT_ROLE",
@@ -60,16 +62,41 @@ class ColumnDef:
 
 COLUMNS: tuple[ColumnDef, ...] = (
     ColumnDef(Column.ACT_DATE, 11),
+    ColumnDef(Column.DEPOSIT_DATE, 11),
     ColumnDef(Column.TYPE, 26),
     ColumnDef(Column.CLASS, 16),
     ColumnDef(Column.TITLE, 40),
     ColumnDef(Column.AUTHOR, 20),
+    ColumnDef(Column.PROFESSION, 14),
     ColumnDef(Column.STRUCTURE, 20),
     ColumnDef(Column.VISIBILITY, 28),
     ColumnDef(Column.STATUS, 10, stretch=True),
 )
-"""The columns in display order (issue 4 adds the deposit date and the profession)."""
+"""The columns in display order."""
 
+DATE_COLUMNS = frozenset({Column.ACT_DATE, Column.DEPOSIT_DATE})
+
+INSERT_BLOCKS_MAX = 8
+"""Beyond this many blocks, a page goes in as one insertion and one layout change."""
+
+_NEW_BOLD = frozenset({Column.TITLE, Column.STATUS})
+_ITEM_FLAGS = (
+    Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+)
+_ROLES = frozenset(
+    int(role)
+    for role in (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.AccessibleTextRole,
+        SORT_ROLE,
+        DOCUMENT_ROLE,
+        ROW_ROLE,
+        BADGES_ROLE,
+    )
+)
 _MASKED_COLOR = QColor(0xA1, 0x1D, 0x1D)
 _NEW_COLOR = QColor(0x0B, 0x5C, 0xAD)
 
@@ -108,6 +135,8 @@ class DocumentTableModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[DocumentRow] = []
+        self._bold = QFont()
+        self._bold.setBold(True)
 
     # -- typed setters ----------------------------------------------------------------------
     def show(self, rows: Sequence[DocumentRow]) -> None:
@@ -132,11 +161,56 @@ class DocumentTableModel(QAbstractTableModel):
     def insert_blocks(self, plan: Sequence[tuple[int, Sequence[DocumentRow]]]) -> None:
         """Apply an :func:`~console.domain.table.insertion_plan` (positions before insertion).
 
-        Blocks go in from the last to the first, so each position is still the one the plan
-        computed.
+        A few blocks go in one by one, from the last to the first (each position is still
+        the one the plan computed). Many scattered blocks (a large page into a large table)
+        go in with two signals whatever their number: the rows are appended (one insertion),
+        then moved into place (one layout change, the selection following its rows), so a
+        page costs O(n) once rather than once per block.
         """
-        for position, rows in sorted(plan, key=lambda block: block[0], reverse=True):
-            self.insert(position, rows)
+        blocks = sorted(plan, key=lambda block: block[0])
+        if len(blocks) <= INSERT_BLOCKS_MAX:
+            for position, rows in reversed(blocks):
+                self.insert(position, rows)
+            return
+        old = self._rows
+        size = len(old)
+        incoming = [row for _, rows in blocks for row in rows]
+        if not incoming:
+            return
+        self.beginInsertRows(QModelIndex(), size, size + len(incoming) - 1)
+        self._rows = [*old, *incoming]
+        self.endInsertRows()
+
+        self.layoutAboutToBeChanged.emit()
+        merged: list[DocumentRow] = []
+        starts: list[int] = []
+        inserted_until: list[int] = []  # rows inserted by the blocks up to this one
+        new_positions: list[int] = []  # where each appended row goes
+        previous = inserted = 0
+        for position, rows in blocks:
+            position = max(previous, min(position, size))
+            merged.extend(old[previous:position])
+            new_positions.extend(range(len(merged), len(merged) + len(rows)))
+            merged.extend(rows)
+            inserted += len(rows)
+            starts.append(position)
+            inserted_until.append(inserted)
+            previous = position
+        merged.extend(old[previous:])
+        self._rows = merged
+
+        def moved(row: int) -> int:
+            if row >= size:
+                return new_positions[row - size]
+            before = bisect_right(starts, row)  # blocks inserted before this old row
+            return row + (inserted_until[before - 1] if before else 0)
+
+        persistent = self.persistentIndexList()
+        self.changePersistentIndexList(
+            persistent,
+            [self.index(moved(index.row()), index.column()) for index in persistent],
+        )
+        self.layoutChanged.emit()
 
     def clear(self) -> None:
         """Drop every row."""
@@ -150,6 +224,14 @@ class DocumentTableModel(QAbstractTableModel):
     def row_at(self, row: int) -> DocumentRow:
         """The :class:`DocumentRow` shown at ``row``."""
         return self._rows[row]
+
+    def position_of(self, row: DocumentRow) -> int | None:
+        """The display row of ``row`` (this very object), if shown: O(n) in C, no Python
+        comparison per row."""
+        try:
+            return list(map(id, self._rows)).index(id(row))
+        except ValueError:
+            return None
 
     def row_of(self, document_id: str) -> int | None:
         """The display row of the document ``document_id``, if shown."""
@@ -166,13 +248,7 @@ class DocumentTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
+        return _ITEM_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def headerData(
         self,
@@ -186,10 +262,10 @@ class DocumentTableModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return self.column_label(column)
         if role == Qt.ItemDataRole.InitialSortOrderRole:
-            # A first click on the date shows the most recent first; text goes A to Z.
+            # A first click on a date shows the most recent first; text goes A to Z.
             return (
                 Qt.SortOrder.DescendingOrder
-                if column == Column.ACT_DATE
+                if column in DATE_COLUMNS
                 else Qt.SortOrder.AscendingOrder
             )
         return None
@@ -199,6 +275,8 @@ class DocumentTableModel(QAbstractTableModel):
         match column:
             case Column.ACT_DATE:
                 return self.tr("Date de l'acte")
+            case Column.DEPOSIT_DATE:
+                return self.tr("Déposé le")
             case Column.TYPE:
                 return self.tr("Type")
             case Column.CLASS:
@@ -207,6 +285,8 @@ class DocumentTableModel(QAbstractTableModel):
                 return self.tr("Titre")
             case Column.AUTHOR:
                 return self.tr("Auteur")
+            case Column.PROFESSION:
+                return self.tr("Profession")
             case Column.STRUCTURE:
                 return self.tr("Structure")
             case Column.VISIBILITY:
@@ -215,7 +295,9 @@ class DocumentTableModel(QAbstractTableModel):
                 return self.tr("Statut")
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.parent().isValid():
+        # Called for every visible cell and every role at each paint: the roles this model
+        # never answers leave first (a flat table: a valid index has no parent).
+        if role not in _ROLES or not index.isValid():
             return None
         number, section = index.row(), index.column()
         if not (0 <= number < len(self._rows) and 0 <= section < len(COLUMNS)):
@@ -227,6 +309,8 @@ class DocumentTableModel(QAbstractTableModel):
                 return self._display(row, column)
             case Qt.ItemDataRole.ToolTipRole:
                 return plain_tooltip(self._tooltip(row, column))
+            case Qt.ItemDataRole.FontRole:
+                return self._bold if row.is_new and column in _NEW_BOLD else None
             case Qt.ItemDataRole.ForegroundRole:
                 if column == Column.VISIBILITY and row.doc.masked:
                     return _MASKED_COLOR
@@ -276,6 +360,8 @@ class DocumentTableModel(QAbstractTableModel):
         match column:
             case Column.ACT_DATE:
                 return french_date(doc.created)
+            case Column.DEPOSIT_DATE:
+                return french_date(doc.deposited)
             case Column.TYPE:
                 return row.type_label
             case Column.CLASS:
@@ -283,7 +369,9 @@ class DocumentTableModel(QAbstractTableModel):
             case Column.TITLE:
                 return doc.title
             case Column.AUTHOR:
-                return doc.author_name or doc.author_id_nat
+                return row.author
+            case Column.PROFESSION:
+                return row.profession_label
             case Column.STRUCTURE:
                 return doc.structure_name
             case Column.VISIBILITY:
@@ -294,12 +382,14 @@ class DocumentTableModel(QAbstractTableModel):
     def _tooltip(self, row: DocumentRow, column: Column) -> str:
         doc = row.doc
         match column:
-            case Column.ACT_DATE:
+            case Column.ACT_DATE | Column.DEPOSIT_DATE:
                 return self.tr("Acte du {act}, déposé le {deposit}").format(
                     act=french_datetime(doc.created), deposit=french_datetime(doc.deposited)
                 )
-            case Column.AUTHOR if doc.author_profession:
-                return f"{self._display(row, column)} ({doc.author_profession})"
+            case Column.AUTHOR if row.profession_label:
+                return f"{row.author} ({row.profession_label})"
+            case Column.STATUS if row.is_new:
+                return self.tr("Déposé depuis votre dernière consultation de ce dossier")
             case Column.TYPE:
                 return f"{row.type_label} ({doc.type_code})"
             case _:

@@ -1,26 +1,39 @@
-"""An open patient's record: header, document table and preview pane.
+"""An open patient's record: header, filter bar, document table and preview pane.
 
 The table's rows are ordered and filtered by :mod:`console.domain.table` (pure functions
-over precomputed keys); :class:`~console.views.document_model.DocumentTableModel` only
-presents them. Pages from the server are inserted in place as they arrive, so the first
-rows show while the rest streams in. The first opening lists the last two years (the DMP's
-usage rule) and says so in a removable filter chip.
+over precomputed keys, the order cached in a :class:`~console.domain.table.RowSet`);
+:class:`~console.views.document_model.DocumentTableModel` only presents them. Pages from the
+server are inserted in place as they arrive (O(page) work per page), so the first rows show
+while the rest streams in; closing the record cancels the fetch.
+
+The DMP's consultation rule (:mod:`console.services.visits`): the first opening lists the
+last two years, said by a removable chip; a later opening fetches what was deposited since
+the last visit, marks it new, and shows it beside what was known; the vaccination history is
+always searched without a date limit.
+
+Keyboard first: Ctrl+F goes to the filter (or to the preview's find when the keyboard is in
+the preview), arrows move, Enter opens in the preview, typing jumps to a title (type-ahead on
+the sorted text column, or the title).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from datetime import date
 
 from PySide6.QtCore import (
+    QByteArray,
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QRectF,
     QSize,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QShortcut
@@ -29,7 +42,9 @@ from PySide6.QtWidgets import (
     QApplication,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -44,26 +59,39 @@ from PySide6.QtWidgets import (
 
 from console.domain.dossier import DocumentPage, DocumentQuery
 from console.domain.errors import ConsoleError
+from console.domain.filters import FilterChoices, filter_choices
 from console.domain.models import AccessMode, DocumentMeta, Visibility
 from console.domain.table import (
+    TYPE_AHEAD_COLUMNS,
     Column,
     DocumentFilter,
     DocumentRow,
+    RowSet,
     SortSpec,
     filter_rows,
     insertion_plan,
     make_rows,
-    view_rows,
+    narrows,
+    type_ahead,
 )
-from console.services.dossier import DossierService, OpenDossier, first_opening_query
+from console.services.dossier import DossierService, OpenDossier
+from console.services.presets import MemoryPreferenceStore, PresetService
+from console.services.visits import InMemoryVisitStore, OpeningPlan, VisitService
 from console.views.consent import plain_label
 from console.views.document_model import BADGES_ROLE, COLUMNS, DocumentTableModel
+from console.views.filter_bar import FilterBar
+from console.views.pdf_render import PdfChecker
 from console.views.preview import PreviewPane
 from console.views.tasks import spawn
 
-__all__ = ["BadgeDelegate", "DossierView"]
+__all__ = ["BadgeDelegate", "DocumentTableView", "DossierView", "ensure_application"]
 
 log = logging.getLogger(__name__)
+
+LAYOUT_SAVE_DELAY_MS = 400
+"""Pause after a header change before the layout is saved."""
+STATUS_MS = 6000
+"""How long a short status (copy saved...) stays."""
 
 _MODE_STYLES = {
     AccessMode.NORMAL: "background: #e3ebf5; color: #1b3a5c;",
@@ -137,28 +165,101 @@ class BadgeDelegate(QStyledItemDelegate):
         return size
 
 
+def ensure_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The running QApplication, created if there is none (tools showing the view outside
+    the console, such as ``python -m bench table``)."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    return QApplication(list(argv or ["console"]))
+
+
+class DocumentTableView(QTableView):
+    """The document table, with type-ahead that ignores accents and case.
+
+    Typing jumps to the next row whose text starts with what was typed (within the keyboard
+    input interval), in the sorted column when it is the title, type or author, else in the
+    title; typing the same letter again goes to the next such row.
+
+    Signals:
+        None of its own.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._typed = ""
+        self._typed_at = 0.0
+        self.type_ahead_column = Column.TITLE
+
+    def keyboardSearch(self, search: str) -> None:
+        model = self.model()
+        if not search or not isinstance(model, DocumentTableModel) or model.rowCount() == 0:
+            return
+        now = time.monotonic()
+        fresh = now - self._typed_at > QApplication.keyboardInputInterval() / 1000
+        self._typed_at = now
+        current = self.currentIndex()
+        row = current.row() if current.isValid() else -1
+        typed = search if fresh else self._typed + search
+        start = row if not fresh and row >= 0 else row + 1
+        if len(typed) > 1 and typed == typed[0] * len(typed):
+            typed, start = typed[0], row + 1  # the same letter again: the next match
+        found = type_ahead(model.rows(), self.type_ahead_column, typed, start)
+        self._typed = typed
+        if found is None:
+            return
+        index = model.index(found, current.column() if current.isValid() else 0)
+        self.selectionModel().setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.scrollTo(index)
+
+
 class DossierView(QWidget):
-    """The open record: patient header, document table, preview pane.
+    """The open record: patient header, filter bar, document table, preview pane.
 
     :meth:`show_dossier` starts fetching the documents (pages appear as they arrive);
     :meth:`clear` cancels the fetch and drops every patient data; :meth:`close_dossier` ends
     the access mode on the server as well.
 
+    Args:
+        dossier_service: Documents, bodies, copies.
+        presets: Saved filters and the table layout, per professional (in memory if None).
+        visits: Last visits, for the "new since the last visit" rule (in memory if None).
+        pdf_checker: The preview's PDF checker (the shared one if None).
+
     Signals:
         closeRequested(): the professional asked to close the record ("Fermer le dossier").
         loadingChanged(bool): the document list started or finished loading.
+        listCompleted(): the whole list of an opening arrived (the visit is recorded).
     """
 
     closeRequested = Signal()
     loadingChanged = Signal(bool)
+    listCompleted = Signal()
 
-    def __init__(self, dossier_service: DossierService, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        dossier_service: DossierService,
+        parent: QWidget | None = None,
+        *,
+        presets: PresetService | None = None,
+        visits: VisitService | None = None,
+        pdf_checker: PdfChecker | None = None,
+    ) -> None:
         super().__init__(parent)
         self._service = dossier_service
+        self._presets = presets or PresetService(MemoryPreferenceStore())
+        self._visits = visits or VisitService(InMemoryVisitStore())
         self._dossier: OpenDossier | None = None
+        self._plan: OpeningPlan | None = None
         self._query = DocumentQuery()
-        self._rows: list[DocumentRow] = []
-        """Every row fetched, in arrival order (the model shows a filtered, sorted view)."""
+        self._today: date | None = None
+        self._professional = ""
+        self._rows = RowSet()
+        """Every row fetched, in arrival order, with the current order cached."""
         self._filter = DocumentFilter()
         self._sort = SortSpec()
         self._fetch_task: asyncio.Task[None] | None = None
@@ -167,6 +268,8 @@ class DossierView(QWidget):
         self._loading = False
         self._total: int | None = None
         self._error = ""
+        self._restoring_layout = False
+        self._new_count = 0
 
         # Patient header.
         self.name_label = plain_label()
@@ -201,11 +304,15 @@ class DossierView(QWidget):
         header.addLayout(modes)
         header.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
 
-        # Filter chips, count, loading.
+        # Filter bar, with the date-limit chip of the consultation rule first among chips.
+        self.filter_bar = FilterBar(self._presets)
+        self.filter_bar.filterChanged.connect(self.set_filter)
+        self.filter_bar.leaveRequested.connect(self.focus_table)
+        self.filter_bar.set_choices_provider(self.filter_choices)
         self.date_chip = QFrame()
         self.date_chip.setObjectName("dateChip")
         self.date_chip.setStyleSheet(
-            "#dateChip { background: #e3ebf5; border: 1px solid #9db4d0; border-radius: 10px; }"
+            "#dateChip { background: #fff4d6; border: 1px solid #d9b24c; border-radius: 10px; }"
         )
         chip_layout = QHBoxLayout(self.date_chip)
         chip_layout.setContentsMargins(8, 0, 2, 0)
@@ -222,8 +329,14 @@ class DossierView(QWidget):
         chip_layout.addWidget(self.date_chip_label)
         chip_layout.addWidget(self.date_chip_button)
         self.date_chip.hide()
+        self.filter_bar.add_leading_chip(self.date_chip)
+
+        # Count, loading, errors, short statuses.
         self.count_label = plain_label()
         self.count_label.setWordWrap(False)
+        self.new_label = plain_label()
+        self.new_label.setWordWrap(False)
+        self.new_label.setStyleSheet("color: #0b5cad; font-weight: bold;")
         self.loading_bar = QProgressBar()
         self.loading_bar.setRange(0, 0)
         self.loading_bar.setTextVisible(False)
@@ -232,8 +345,15 @@ class DossierView(QWidget):
         self.loading_label.setWordWrap(False)
         self.error_label = plain_label()
         self.error_label.setStyleSheet(_ERROR_STYLE)
+        self.status_label = plain_label()
+        self.status_label.setWordWrap(False)
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(STATUS_MS)
+        self._status_timer.timeout.connect(self.status_label.clear)
         bar = QHBoxLayout()
-        bar.addWidget(self.date_chip)
+        bar.addWidget(self.new_label)
+        bar.addWidget(self.status_label)
         bar.addStretch(1)
         bar.addWidget(self.error_label, 2)
         bar.addWidget(self.loading_label)
@@ -242,7 +362,7 @@ class DossierView(QWidget):
 
         # Table.
         self.model = DocumentTableModel(self)
-        self.table = QTableView()
+        self.table = DocumentTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -251,12 +371,17 @@ class DossierView(QWidget):
         self.table.setWordWrap(False)
         self.table.setTabKeyNavigation(False)
         self.table.verticalHeader().hide()
+        # Uniform rows: the view never asks the model for every row's size hint.
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.setAccessibleName(self.tr("Documents du patient"))
         self.table.setItemDelegateForColumn(self._section(Column.VISIBILITY), BadgeDelegate(self))
         head = self.table.horizontalHeader()
         head.setSectionsClickable(True)
+        head.setSectionsMovable(True)
         head.setSortIndicatorShown(True)
         head.setHighlightSections(False)
+        head.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        head.customContextMenuRequested.connect(self._header_menu)
         metrics = self.table.fontMetrics()
         self.table.verticalHeader().setDefaultSectionSize(metrics.height() + 8)
         for section, definition in enumerate(COLUMNS):
@@ -271,14 +396,23 @@ class DossierView(QWidget):
             self._section(self._sort.column),
             Qt.SortOrder.DescendingOrder if self._sort.descending else Qt.SortOrder.AscendingOrder,
         )
+        self._default_layout = QByteArray(head.saveState())
         head.sortIndicatorChanged.connect(self._sort_changed)
+        self._layout_timer = QTimer(self)
+        self._layout_timer.setSingleShot(True)
+        self._layout_timer.setInterval(LAYOUT_SAVE_DELAY_MS)
+        self._layout_timer.timeout.connect(self.save_layout)
+        head.sectionResized.connect(self._layout_changed)
+        head.sectionMoved.connect(self._layout_changed)
+        head.sortIndicatorChanged.connect(self._layout_changed)
         self.table.doubleClicked.connect(self._open_index)
         for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             shortcut = QShortcut(QKeySequence(key), self.table)
             shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
             shortcut.activated.connect(self.open_current)
 
-        self.preview = PreviewPane(dossier_service)
+        self.preview = PreviewPane(dossier_service, pdf_checker=pdf_checker)
+        self.preview.statusMessage.connect(self.show_status)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.preview)
@@ -289,8 +423,15 @@ class DossierView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.filter_bar)
         layout.addLayout(bar)
         layout.addWidget(self.splitter, 1)
+
+        # Ctrl+F: the filter, or the preview's find when the keyboard is in the preview. The
+        # main window must not give Ctrl+F to another action while this view is shown.
+        self.find_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        self.find_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.find_shortcut.activated.connect(self.focus_filter)
 
         self._set_loading(False)
         self._update_count()
@@ -308,8 +449,13 @@ class DossierView(QWidget):
 
     @property
     def query(self) -> DocumentQuery:
-        """The server-side query of the current list."""
+        """The main server-side query of the current list."""
         return self._query
+
+    @property
+    def plan(self) -> OpeningPlan | None:
+        """How the record was opened (first or later opening, what was known)."""
+        return self._plan
 
     @property
     def sort_spec(self) -> SortSpec:
@@ -317,45 +463,60 @@ class DossierView(QWidget):
         return self._sort
 
     @property
+    def current_filter(self) -> DocumentFilter:
+        """The filter applied to the table."""
+        return self._filter
+
+    @property
     def fetched_rows(self) -> Sequence[DocumentRow]:
         """Every row fetched, in arrival order (before filter and sort)."""
-        return self._rows
+        return self._rows.rows
+
+    @property
+    def professional(self) -> str:
+        """The idNat of the professional the record was opened for ("" if unknown)."""
+        return self._professional
 
     def show_dossier(self, dossier: OpenDossier, *, today: date | None = None) -> None:
-        """Show ``dossier`` and fetch its documents (a first opening: the last 2 years)."""
+        """Show ``dossier`` and fetch its documents (first or later opening, see module)."""
         self.clear()
         self._dossier = dossier
+        self._today = today or date.today()
         self._show_header(dossier)
-        self._query = first_opening_query(today or date.today())
-        self.date_chip.setVisible(self._query.act_from is not None)
-        self.date_chip.setToolTip(
-            self.tr(
-                "Règle du DMP : à la première ouverture, seuls les documents des deux "
-                "dernières années sont listés (depuis le {start})."
-            ).format(
-                start=self._query.act_from.strftime("%d/%m/%Y") if self._query.act_from else ""
-            )
-        )
-        self._start_fetch()
+        try:
+            self._professional = self._service.professional_id()
+        except ConsoleError:
+            self._professional = ""
+        self.filter_bar.set_professional(self._professional)
+        self.restore_layout()
+        self._generation += 1
+        self._set_loading(True)
+        self._fetch_task = spawn(self._open(dossier, None, self._generation))
         self.table.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def remove_date_limit(self) -> None:
-        """Remove the "2 dernières années" filter: fetch the whole history again."""
-        if self._dossier is None or self._query.act_from is None:
+        """Remove the "2 dernières années" limit: fetch the whole history (new ones kept new)."""
+        if self._dossier is None or self._plan is None or not self._plan.date_limited:
             return
-        self.date_chip.hide()
-        self._query = DocumentQuery(
-            type_codes=self._query.type_codes,
-            class_codes=self._query.class_codes,
-            include_archived=self._query.include_archived,
-            page_size=self._query.page_size,
-        )
-        self._start_fetch()
+        plan = self._plan.whole_history(self._visits.now())
+        self._show_plan(plan)
+        self._start_fetch(plan)
 
     def set_filter(self, flt: DocumentFilter) -> None:
-        """Keep only the rows ``flt`` matches (client side, over the rows fetched)."""
-        self._filter = flt
-        self._refresh()
+        """Keep only the rows ``flt`` matches (client side, over the rows fetched).
+
+        A keystroke that only narrows the text filters the rows shown, not every row.
+        """
+        previous, self._filter = self._filter, flt
+        if self.filter_bar.filter() != flt:
+            self.filter_bar.set_filter(flt, emit=False)
+        if flt == previous:
+            return
+        if narrows(previous, flt) and self.model.rowCount() * 3 < len(self._rows):
+            # Fewer rows shown than the scan of all texts would read: filter those.
+            self._show_rows(filter_rows(list(self.model.rows()), flt))
+        else:
+            self._refresh()
 
     def sort_by(self, column: Column, *, descending: bool = False) -> None:
         """Order the table by ``column`` (the header's indicator follows)."""
@@ -363,6 +524,23 @@ class DossierView(QWidget):
             self._section(column),
             Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder,
         )
+
+    def filter_choices(self) -> FilterChoices:
+        """The values present among the rows fetched (for the filter menus)."""
+        return filter_choices(self._rows.rows)
+
+    def focus_filter(self) -> None:
+        """Ctrl+F: the preview's find if the keyboard is in the preview, else the filter."""
+        focus = QApplication.focusWidget()
+        if focus is not None and self.preview.isAncestorOf(focus) and self.preview.focus_find():
+            return
+        self.filter_bar.focus_text()
+
+    def focus_table(self) -> None:
+        """Put the keyboard in the table, on the current row (the first if none)."""
+        self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+        if not self.table.currentIndex().isValid() and self.model.rowCount():
+            self._select_row(0)
 
     def current_document(self) -> DocumentMeta | None:
         """The document of the table's current row."""
@@ -377,6 +555,11 @@ class DossierView(QWidget):
         if doc is not None and self._dossier is not None:
             self.preview.load(self._dossier, doc)
 
+    def show_status(self, text: str) -> None:
+        """A short status under the filter (a copy saved, a document printed...)."""
+        self.status_label.setText(text)
+        self._status_timer.start()
+
     def clear(self) -> None:
         """Cancel the fetch and drop every patient data: header, rows, preview, caches."""
         self._generation += 1
@@ -385,19 +568,25 @@ class DossierView(QWidget):
         self._fetch_task = None
         self.preview.clear()
         self.model.clear()
-        self._rows = []
+        self._rows.clear()
+        self._new_count = 0
         self._total = None
         self._error = ""
         self._dossier = None
+        self._plan = None
         self._query = DocumentQuery()
         self._filter = DocumentFilter()
+        self.filter_bar.set_filter(self._filter, emit=False)
         for label in (self.name_label, self.birth_label, self.ins_label, self.mode_note):
             label.clear()
         self.mode_badge.clear()
         self.mode_badge.setStyleSheet("")
         self.mode_badge.hide()
         self.date_chip.hide()
+        self.filter_bar.refresh_leading()
         self.error_label.clear()
+        self.status_label.clear()
+        self.new_label.clear()
         self._set_loading(False)
         self._update_count()
 
@@ -413,6 +602,73 @@ class DossierView(QWidget):
             return None
         self._close_task = spawn(self._service.close(dossier))
         return self._close_task
+
+    # -- column layout ---------------------------------------------------------------------------
+    def _column_names(self) -> list[str]:
+        return [definition.column.value for definition in COLUMNS]
+
+    def save_layout(self) -> None:
+        """Remember the header (widths, order, hidden columns, sort) for the professional."""
+        self._layout_timer.stop()
+        if self._professional and not self._restoring_layout:
+            state = self.table.horizontalHeader().saveState()
+            self._presets.save_table_layout(
+                self._professional, self._column_names(), bytes(state.data())
+            )
+
+    def restore_layout(self) -> None:
+        """Apply the professional's saved header, if any (else keep the current one)."""
+        if not self._professional:
+            return
+        state = self._presets.table_layout(self._professional, self._column_names())
+        if state is None:
+            return
+        head = self.table.horizontalHeader()
+        self._restoring_layout = True
+        try:
+            head.blockSignals(True)
+            ok = head.restoreState(QByteArray(state))
+            head.blockSignals(False)
+            if ok:
+                section = head.sortIndicatorSection()
+                if 0 <= section < len(COLUMNS):
+                    self._sort = SortSpec(
+                        COLUMNS[section].column,
+                        head.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder,
+                    )
+                    self._update_type_ahead()
+            head.viewport().update()
+        finally:
+            self._restoring_layout = False
+
+    def reset_layout(self) -> None:
+        """Back to the default columns, widths and order."""
+        head = self.table.horizontalHeader()
+        head.restoreState(self._default_layout)
+        self.save_layout()
+
+    def _layout_changed(self, *_args: object) -> None:
+        if not self._restoring_layout and self._professional:
+            self._layout_timer.start()
+
+    def _header_menu(self, position: QPoint) -> None:
+        head = self.table.horizontalHeader()
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        for section, definition in enumerate(COLUMNS):
+            action = menu.addAction(self.model.column_label(definition.column))
+            action.setCheckable(True)
+            action.setChecked(not head.isSectionHidden(section))
+            # The title always stays: a table without it would be unusable.
+            action.setEnabled(definition.column != Column.TITLE)
+            action.toggled.connect(lambda checked, s=section: self._set_column_shown(s, checked))
+        menu.addSeparator()
+        menu.addAction(self.tr("Disposition par défaut"), self.reset_layout)
+        menu.popup(head.mapToGlobal(position))
+
+    def _set_column_shown(self, section: int, shown: bool) -> None:
+        self.table.horizontalHeader().setSectionHidden(section, not shown)
+        self._layout_changed()
 
     # -- header ----------------------------------------------------------------------------------
     def _show_header(self, dossier: OpenDossier) -> None:
@@ -452,57 +708,109 @@ class DossierView(QWidget):
             case AccessMode.CENTRE_15:
                 return self.tr("Centre 15 (régulation)")
 
+    def _show_plan(self, plan: OpeningPlan) -> None:
+        """The chip and notes that say how the list was opened."""
+        self._plan = plan
+        self._query = plan.query
+        self.date_chip.setVisible(plan.date_limited)
+        if plan.first_opening:
+            start = plan.query.act_from
+            self.date_chip_label.setText(self.tr("2 dernières années"))
+            self.date_chip.setToolTip(
+                self.tr(
+                    "Règle du DMP : à la première ouverture, seuls les documents des deux "
+                    "dernières années sont listés (depuis le {start})."
+                ).format(start=start.strftime("%d/%m/%Y") if start else "")
+            )
+        else:
+            assert plan.last_visit is not None
+            since = plan.last_visit.at.astimezone().strftime("%d/%m/%Y %H:%M")
+            self.date_chip_label.setText(self.tr("2 dernières années"))
+            self.date_chip.setToolTip(
+                self.tr(
+                    "Règle du DMP : les documents connus depuis votre première consultation "
+                    "couvrent les deux dernières années ; seuls les dépôts depuis votre "
+                    "dernière consultation ({since}) ont été recherchés."
+                ).format(since=since)
+            )
+        self.filter_bar.refresh_leading()
+
     # -- fetching --------------------------------------------------------------------------------
-    def _start_fetch(self) -> None:
+    def _start_fetch(self, plan: OpeningPlan) -> None:
         if self._fetch_task is not None and not self._fetch_task.done():
             self._fetch_task.cancel()
         self._generation += 1
         self.preview.clear()
         self.model.clear()
-        self._rows = []
+        self._rows.clear()
+        self._new_count = 0
         self._total = None
         self._error = ""
         self.error_label.clear()
         if self._dossier is None:
             return
-        self._fetch_task = spawn(self._fetch(self._dossier, self._query, self._generation))
-
-    async def _fetch(self, dossier: OpenDossier, query: DocumentQuery, generation: int) -> None:
         self._set_loading(True)
-        pages = self._service.documents(dossier, query)
+        self._fetch_task = spawn(self._open(self._dossier, plan, self._generation))
+
+    async def _open(self, dossier: OpenDossier, plan: OpeningPlan | None, generation: int) -> None:
+        """Plan the opening (if not given), show what is known, then stream the searches."""
         try:
-            async for page in pages:
+            if plan is None:
+                patient = dossier.patient.ins.value
+                plan = await self._visits.plan(
+                    self._professional, patient, dossier.grant.mode, self._today or date.today()
+                )
                 if generation != self._generation:
-                    break
-                self._add_page(page)
-        except ConsoleError as exc:
-            if generation == self._generation:
-                self._error = self.tr("Liste incomplète : {reason}").format(reason=str(exc))
-                self.error_label.setText(self._error)
+                    return
+                self._show_plan(plan)
+            if plan.known:
+                self._service.adopt(dossier, plan.known)
+                self._add_rows(make_rows(plan.known))
+            completed = await self._fetch(dossier, plan, generation)
+            if completed and generation == self._generation:
+                await self._visits.record(plan, [row.doc for row in self._rows.rows])
+                if generation == self._generation:
+                    self.listCompleted.emit()
         finally:
-            aclose = getattr(pages, "aclose", None)
-            if aclose is not None:
-                await aclose()
             if generation == self._generation:
                 self._set_loading(False)
                 self._update_count()
 
-    def _add_page(self, page: DocumentPage) -> None:
-        rows = make_rows(page.documents)
-        self._rows.extend(rows)
+    async def _fetch(self, dossier: OpenDossier, plan: OpeningPlan, generation: int) -> bool:
+        """Stream the plan's searches into the table; whether the whole list arrived."""
+        pages = self._service.search(dossier, plan.queries)
+        try:
+            async for page in pages:
+                if generation != self._generation:
+                    return False
+                self._add_page(page, plan)
+        except ConsoleError as exc:
+            if generation == self._generation:
+                self._error = self.tr("Liste incomplète : {reason}").format(reason=str(exc))
+                self.error_label.setText(self._error)
+            return False
+        finally:
+            aclose = getattr(pages, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return generation == self._generation
+
+    def _add_page(self, page: DocumentPage, plan: OpeningPlan) -> None:
         if page.total is not None:
-            self._total = page.total
+            self._total = page.total + len(plan.known)
+        self._add_rows(make_rows(page.documents, is_new=plan.is_new))
+
+    def _add_rows(self, rows: Sequence[DocumentRow]) -> None:
+        """Add fetched rows: O(len(rows) log n) work, inserted in place (never a reset)."""
+        added = self._rows.add(rows)
+        self._new_count += sum(row.is_new for row in added)
         had_rows = self.model.rowCount() > 0
-        incoming = filter_rows(rows, self._filter)
+        incoming = filter_rows(added, self._filter)
         self.model.insert_blocks(insertion_plan(self.model.rows(), incoming, self._sort))
         if not had_rows and self.model.rowCount() > 0 and not self.table.currentIndex().isValid():
             # The first row becomes current (keyboard ready) without being opened: a
             # retrieve is a traced read, it waits for Enter.
-            self.table.selectionModel().setCurrentIndex(
-                self.model.index(0, 0),
-                QItemSelectionModel.SelectionFlag.ClearAndSelect
-                | QItemSelectionModel.SelectionFlag.Rows,
-            )
+            self._select_row(0)
         self._update_count()
 
     def _set_loading(self, loading: bool) -> None:
@@ -531,6 +839,23 @@ class DossierView(QWidget):
         if self._loading and self._total is not None and self._total > fetched:
             text = self.tr("{text} (sur {total} annoncés)").format(text=text, total=self._total)
         self.count_label.setText(text)
+        self._update_new_label()
+
+    def _update_new_label(self) -> None:
+        plan = self._plan
+        if plan is None or plan.first_opening:
+            self.new_label.clear()
+            return
+        assert plan.last_visit is not None
+        since = plan.last_visit.at.astimezone().strftime("%d/%m/%Y %H:%M")
+        new = self._new_count
+        if new == 0:
+            text = "" if self._loading else self.tr("Rien de nouveau depuis le {since}")
+        elif new == 1:
+            text = self.tr("1 nouveau document depuis le {since}")
+        else:
+            text = self.tr("{count} nouveaux documents depuis le {since}")
+        self.new_label.setText(text.format(count=new, since=since))
 
     # -- sorting and opening ----------------------------------------------------------------------
     @staticmethod
@@ -541,23 +866,35 @@ class DossierView(QWidget):
         if not 0 <= section < len(COLUMNS):
             return
         self._sort = SortSpec(COLUMNS[section].column, order == Qt.SortOrder.DescendingOrder)
+        self._update_type_ahead()
         self._refresh()
+
+    def _update_type_ahead(self) -> None:
+        column = self._sort.column
+        self.table.type_ahead_column = column if column in TYPE_AHEAD_COLUMNS else Column.TITLE
 
     def _refresh(self) -> None:
         """Show the fetched rows through the current filter and order; keep the current row."""
-        current = self.current_document()
-        self.model.show(view_rows(self._rows, self._filter, self._sort))
+        self._show_rows(self._rows.view(self._filter, self._sort))
+
+    def _show_rows(self, rows: list[DocumentRow]) -> None:
+        index = self.table.currentIndex()
+        current = self.model.row_at(index.row()) if index.isValid() else None
+        self.model.show(rows)
         if current is not None:
-            row = self.model.row_of(current.id)
+            row = self.model.position_of(current)
             if row is not None:
-                index = self.model.index(row, 0)
-                self.table.selectionModel().setCurrentIndex(
-                    index,
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect
-                    | QItemSelectionModel.SelectionFlag.Rows,
-                )
-                self.table.scrollTo(index)
+                self._select_row(row)
         self._update_count()
+
+    def _select_row(self, row: int) -> None:
+        index = self.model.index(row, 0)
+        self.table.selectionModel().setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.table.scrollTo(index)
 
     def _open_index(self, index: QModelIndex) -> None:
         if index.isValid() and self._dossier is not None:
