@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
     from console.domain.dossier import ProfessionalLogin
     from console.services.cache import CacheService
+    from console.services.deposit import BatchDepositService, DepositGateway, DepositService
     from console.services.dossier import DossierService
     from console.services.dossier_header import DossierHeaderService
     from console.services.emergency import EmergencyService, Journal, TracedDossierService
@@ -325,6 +326,8 @@ class ConsoleApp:
     vaccinations: VaccinationService
     entourage: EntourageService
     header: DossierHeaderService
+    deposits: DepositService
+    batches: BatchDepositService
 
     def __init__(
         self,
@@ -368,8 +371,11 @@ class ConsoleApp:
         self.served = cast("DmpGateway", self.offline)
         self.server_label = server_label or server_label_of(settings.server_url)
         store = JsonPreferenceStore(notice_store_path or settings.config_dir / "preferences.json")
+        self._preferences = store
         self.session = SessionService(self.reader, self.served, preferences=store)
         self._cache_tasks: set[asyncio.Task[Any]] = set()
+        self._cache_opening: asyncio.Task[Any] | None = None
+        self._deposit_tasks: set[asyncio.Task[None]] = set()
         self.notice = NoticeService(store, timedelta(days=settings.notice_period_days))
         self._search_factory = search_factory
         self._dossier_factory = dossier_factory
@@ -461,6 +467,7 @@ class ConsoleApp:
         """
         if getattr(self, "dossier_service", None) is not None:
             return
+        from console.services.deposit import BatchDepositService, DepositService
         from console.services.dossier_header import DossierHeaderService
         from console.services.emergency import (
             CacheJournal,
@@ -487,14 +494,24 @@ class ConsoleApp:
         self.vaccinations = VaccinationService(served, self.dossier_service)
         self.entourage = EntourageService(served, self.dossier_service)
         self.header = DossierHeaderService(served, self.dossier_service)
+        # Deposits go to the DMP itself (not the offline wrapper): what cannot be sent waits
+        # in the outbox of the encrypted cache (or in memory without one).
+        depositing = cast("DepositGateway", self.gateway)
+        self.deposits = DepositService(depositing, cache=self.cache)
+        self.batches = BatchDepositService(
+            depositing, cache=self.cache, preferences=self._preferences
+        )
         self.session.add_lock_listener(self.emergency.session_locked)
         self.session.add_lock_listener(self._close_cache)
         self.session.add_login_listener(self._open_cache)
+        self.session.add_login_listener(self._flush_deposits_after_login)
         self.window.attach_services(
             self.dossier_service,
             emergency=self.emergency,
             history=self.history,
             purge_cache=self.purge_cache if self._cache is not None else None,
+            deposits=self.deposits,
+            batches=self.batches,
         )
 
     def _make_search(self) -> PatientSearchPage:
@@ -533,7 +550,7 @@ class ConsoleApp:
         """Login listener: open the professional's cache while the card's PIN session is."""
         if self._cache is None:
             return
-        self._spawn_cache(self._open_cache_now(card, login))
+        self._cache_opening = self._spawn_cache(self._open_cache_now(card, login))
 
     async def _open_cache_now(self, card: CardSession | None, login: ProfessionalLogin) -> None:
         from console.domain.errors import ConsoleError
@@ -558,6 +575,61 @@ class ConsoleApp:
             return
         if isinstance(self.journal, CacheJournal):
             await self.journal.flush()
+
+    # -- deposits waiting in the outbox ----------------------------------------------------------
+
+    def _flush_deposits_after_login(
+        self, _card: CardSession | None, login: ProfessionalLogin
+    ) -> None:
+        """Login listener: send the deposits an earlier session left queued (once the cache,
+        which holds the outbox, is open). A secretary's queue is her batch screen's: it offers
+        to resume it."""
+        self._spawn_flush(login, self._cache_opening)
+
+    def _spawn_flush(
+        self, login: ProfessionalLogin, opening: asyncio.Task[Any] | None = None
+    ) -> None:
+        from console.views.main_window import SECRETARY_PROFESSION
+        from console.views.tasks import spawn
+
+        if self._closed or getattr(self, "deposits", None) is None:
+            return
+        if login.profession == SECRETARY_PROFESSION or self._deposit_tasks:
+            return  # a secretary resumes from her screen; one flush at a time
+        task = spawn(self._flush_deposits(login, opening))
+        self._deposit_tasks.add(task)
+        task.add_done_callback(self._deposit_tasks.discard)
+
+    async def _flush_deposits(
+        self, login: ProfessionalLogin, opening: asyncio.Task[Any] | None
+    ) -> None:
+        """Send what waits; an error is logged, never fatal (offline, it stays queued)."""
+        from console.domain.errors import ConsoleError
+
+        if opening is not None:
+            await asyncio.wait({opening})
+        if self._closed or self.session.login is not login:
+            return  # locked or ended meanwhile: the next login sends it
+        try:
+            result = await self.deposits.flush_outbox(login)
+        except ConsoleError as exc:
+            log.warning("deposits left queued: %s", type(exc).__name__)
+        except Exception as exc:  # the session goes on; the outbox keeps the deposits
+            log_error(exc, "deposits left queued")
+        else:
+            log.info("outbox flushed: %s, %d sent", result.stop.value, result.sent)
+
+    async def _stop_flushing(self, timeout: float) -> None:
+        """On quit: let the outbox's requests in flight answer (at most `timeout` s); what is
+        left stays queued for the next run."""
+        tasks = set(self._deposit_tasks)
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def _close_cache(self, reason: object) -> None:
         """Lock listener: close the cache at once (lock), or log out of it (logout)."""
@@ -602,6 +674,11 @@ class ConsoleApp:
         self.window.show_connectivity(online, last_sync)
         if online:
             self._probe_timer.stop()
+            from console.domain.session import SessionState
+
+            login = self.session.login
+            if login is not None and self.session.state is SessionState.ACTIVE:
+                self._spawn_flush(login)  # the network is back: send what waits
         elif not self._closed:
             self._probe_timer.start()
 
@@ -709,13 +786,15 @@ class ConsoleApp:
             self._activity_installed = False
         for task in list(self._phone_tasks):
             task.cancel()
+        await self._stop_flushing(timeout=3.0)
         if self.phone_window is not None:
             self.phone_window.stop()
             self.phone_window.hide()
             self.phone_window.deleteLater()
             self.phone_window = None
-        self._purge_timer.stop()
-        self._probe_timer.stop()
+        with contextlib.suppress(RuntimeError):  # idem
+            self._purge_timer.stop()
+            self._probe_timer.stop()
         if self.monitor is not None:
             await self.monitor.stop()
         try:

@@ -53,8 +53,10 @@ from console.views.tasks import spawn
 
 if TYPE_CHECKING:  # loaded after the first paint (startup speed)
     from console.domain.emergency import EmergencyEpisode
+    from console.services.deposit import BatchDepositService, DepositService
     from console.services.emergency import EmergencyEvent, EmergencyService
     from console.services.history import HistoryService
+    from console.views.batch_deposit import BatchDepositView
     from console.views.emergency_banner import EmergencyBanner
 
 __all__ = ["DossierPage", "MainWindow", "PatientSearchPage", "UserActivityFilter"]
@@ -62,6 +64,9 @@ __all__ = ["DossierPage", "MainWindow", "PatientSearchPage", "UserActivityFilter
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+SECRETARY_PROFESSION = "SECRETARIAT_MEDICAL"
+"""The medical secretary's role (CPE card): deposits only, no patient search, no record."""
 
 
 class PatientSearchPage(Protocol):
@@ -184,6 +189,8 @@ class MainWindow(QMainWindow):
         history: Builds the access history (the "Historique des accès" action).
         purge_cache: Purges the offline cache now (the "Purger le cache maintenant"
             action); None: no cache.
+        deposits: A professional's deposits (the "Déposer un document…" action).
+        batches: The secretary's batch deposits (her page instead of the patient search).
         parent: The parent widget.
 
     Signals:
@@ -210,10 +217,17 @@ class MainWindow(QMainWindow):
         emergency: EmergencyService | None = None,
         history: HistoryService | None = None,
         purge_cache: Callable[[], Awaitable[int]] | None = None,
+        deposits: DepositService | None = None,
+        batches: BatchDepositService | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._emergency: EmergencyService | None = None
+        self._deposits: DepositService | None = None
+        self._batches: BatchDepositService | None = None
+        self._batch_view: BatchDepositView | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
+        self.deposit_dialog: QDialog | None = None
         self._history: HistoryService | None = None
         self._purge_cache: Callable[[], Awaitable[int]] | None = None
         self._episode_dossier: OpenDossier | None = None
@@ -288,7 +302,12 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self.attach_services(
-            dossier_service, emergency=emergency, history=history, purge_cache=purge_cache
+            dossier_service,
+            emergency=emergency,
+            history=history,
+            purge_cache=purge_cache,
+            deposits=deposits,
+            batches=batches,
         )
         session.add_listener(self._on_session_changed)
         self.stack.setCurrentWidget(self.login_page)  # its cards are read once shown
@@ -303,6 +322,8 @@ class MainWindow(QMainWindow):
         emergency: EmergencyService | None = None,
         history: HistoryService | None = None,
         purge_cache: Callable[[], Awaitable[int]] | None = None,
+        deposits: DepositService | None = None,
+        batches: BatchDepositService | None = None,
     ) -> None:
         """Give the window the services built after its first paint (``console.app``)."""
         self._dossier_service = dossier_service
@@ -313,6 +334,8 @@ class MainWindow(QMainWindow):
                 self._banner.attach(emergency)
         self._history = history or self._history
         self._purge_cache = purge_cache or self._purge_cache
+        self._deposits = deposits or self._deposits
+        self._batches = batches or self._batches
         self._update_state()
 
     @property
@@ -358,6 +381,70 @@ class MainWindow(QMainWindow):
         assert self._dossier_page is not None
         return self._dossier_page
 
+    @property
+    def batch_page(self) -> BatchDepositView | None:
+        """The secretary's batch deposit page, while she is logged in (None otherwise)."""
+        return self._batch_view
+
+    def is_secretary(self) -> bool:
+        """Whether the logged person is a medical secretary (deposits only)."""
+        login = self._session.login
+        return login is not None and login.profession == SECRETARY_PROFESSION
+
+    def _home_page(self) -> QWidget:
+        """Where a session starts and resumes: the batch page for a secretary, else the
+        patient search."""
+        if self.is_secretary():
+            page = self._ensure_batch_page()
+            if page is not None:
+                return page
+        return self.search_page
+
+    def _ensure_batch_page(self) -> BatchDepositView | None:
+        login = self._session.login
+        if self._batch_view is not None and self._batch_view.login is login:
+            return self._batch_view
+        self._drop_batch_page()
+        if self._batches is None or login is None:
+            return None
+        from console.views.batch_deposit import BatchDepositView
+
+        view = BatchDepositView(self._batches, login)
+        view.setObjectName("batchDepositPage")
+        self.stack.addWidget(view)
+        self._batch_view = view
+        view.initialize()
+        return view
+
+    def _drop_batch_page(self) -> None:
+        """The batch page leaves (lock, logout): its table holds patients' INS."""
+        view, self._batch_view = self._batch_view, None
+        if view is None:
+            return
+        if self._batches is not None and self._batches.running:
+            self._batches.pause()  # a request in flight finishes; the rest stays queued
+        self.stack.removeWidget(view)
+        view.hide()
+        if not view.busy:
+            self._batches_unfollowed()
+            view.deleteLater()
+            return
+        task = spawn(self._retire(view))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, view: BatchDepositView) -> None:
+        """Delete a dropped batch page once its work (a request in flight) has ended."""
+        while isValid(view) and view.busy:
+            await asyncio.sleep(0.05)
+        self._batches_unfollowed()
+        if isValid(view):
+            view.deleteLater()
+
+    def _batches_unfollowed(self) -> None:
+        if self._batches is not None and self._batch_view is None:
+            self._batches.set_listeners()  # no page left to follow the batch
+
     def event(self, event: QEvent) -> bool:
         if not self._painted and event.type() == QEvent.Type.Paint:
             self._painted = True
@@ -400,6 +487,9 @@ class MainWindow(QMainWindow):
         self.purge_cache_action = self._action(
             self.tr("&Purger le cache maintenant"), [], self.purge_cache
         )
+        self.deposit_action = self._action(
+            self.tr("&Déposer un document…"), [QKeySequence("Ctrl+D")], self.deposit_document
+        )
 
         menus = self.menuBar()
         session_menu = menus.addMenu(self.tr("&Session"))
@@ -412,6 +502,8 @@ class MainWindow(QMainWindow):
         patient_menu.addAction(self.search_action)
         patient_menu.addAction(self.close_patient_action)
         patient_menu.addAction(self.history_action)
+        patient_menu.addSeparator()
+        patient_menu.addAction(self.deposit_action)
         cards_menu = menus.addMenu(self.tr("&Cartes"))
         cards_menu.addAction(self.refresh_cards_action)
 
@@ -436,7 +528,7 @@ class MainWindow(QMainWindow):
 
     def search_patient(self) -> None:
         """Go to the patient search (Ctrl+O), closing the patient open."""
-        if not self._usable():
+        if not self._usable() or self.is_secretary():
             return
         if self._open_dossier is not None:
             self.close_patient()
@@ -449,8 +541,53 @@ class MainWindow(QMainWindow):
         self._close_history()
         self._forget_dossier("patient_closed")
         if self._usable():
-            self._show_page(self.search_page)
+            self._show_page(self._home_page())
         self._update_state()
+
+    def _can_deposit(self) -> bool:
+        return (
+            self._usable()
+            and self._deposits is not None
+            and self._open_dossier is not None
+            and not self.is_secretary()
+        )
+
+    def deposit_document(self) -> None:
+        """Deposit a document in the open patient's record (Ctrl+D)."""
+        dossier, login, deposits = self._open_dossier, self._session.login, self._deposits
+        if not self._can_deposit() or dossier is None or login is None or deposits is None:
+            return
+        from console.views.deposit_dialog import DepositDialog
+
+        previous = self.deposit_dialog
+        if previous is not None and isValid(previous) and previous.isVisible():
+            previous.raise_()
+            previous.activateWindow()
+            return
+        dialog = DepositDialog(deposits, login, patient=dossier.patient, parent=self)
+        dialog.setObjectName("depositDialog")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.deposited.connect(lambda _outcome: self._deposited(dossier))
+        dialog.destroyed.connect(lambda *_: self._deposit_dialog_gone(dialog))
+        self.deposit_dialog = dialog
+        dialog.open()
+
+    def _deposit_dialog_gone(self, dialog: QDialog) -> None:
+        if self.deposit_dialog is dialog:
+            self.deposit_dialog = None
+
+    def _deposited(self, dossier: OpenDossier) -> None:
+        """A document was deposited (or queued): refresh the record it went to, if open."""
+        if not isValid(self):
+            return
+        if dossier is self._open_dossier and self._dossier is not None:
+            refresh = getattr(self._dossier, "refresh", None)
+            if callable(refresh):
+                try:
+                    refresh()
+                except Exception:  # the deposit is done; a failed refresh must not hide it
+                    log.exception("the dossier view failed to refresh")
+        self.statusBar().showMessage(self.tr("Document déposé"), 10_000)
 
     def refresh_cards(self) -> None:
         """Read the cards again (F5) on the login or unlock page."""
@@ -623,6 +760,7 @@ class MainWindow(QMainWindow):
                 page.clear()
             except Exception:  # one broken view must not keep the others showing data
                 log.exception("a view failed to clear its patient data")
+        self._drop_batch_page()
         self._close_history()
         self._forget_dossier(reason)
         self.close_dialogs()
@@ -674,7 +812,7 @@ class MainWindow(QMainWindow):
         elif state is SessionState.ACTIVE:
             generation = self._session.machine.generation
             if generation == self._shown_generation and not self._notice_pending:
-                self._show_page(self.search_page)  # resumed
+                self._show_page(self._home_page())  # resumed
             else:
                 self._shown_generation = generation
                 self._notice_pending = True
@@ -717,7 +855,7 @@ class MainWindow(QMainWindow):
                 return
             self._notice.acknowledge(login.id_nat, self._clock())
         self._notice_pending = False
-        self._show_page(self.search_page)
+        self._show_page(self._home_page())
 
     @property
     def notice_dialog(self) -> NoticeDialog | None:
@@ -778,11 +916,13 @@ class MainWindow(QMainWindow):
         usable = self._usable()
         self.lock_action.setEnabled(state is SessionState.ACTIVE)
         self.logout_action.setEnabled(state in (SessionState.ACTIVE, SessionState.LOCKED))
-        self.search_action.setEnabled(usable)
-        self.close_patient_action.setEnabled(usable and self._open_dossier is not None)
+        professional = usable and not self.is_secretary()
+        self.search_action.setEnabled(professional)
+        self.close_patient_action.setEnabled(professional and self._open_dossier is not None)
+        self.deposit_action.setEnabled(self._can_deposit())
         self.refresh_cards_action.setEnabled(state is not SessionState.ACTIVE)
         self.history_action.setEnabled(
-            usable and self._history is not None and self._open_dossier is not None
+            professional and self._history is not None and self._open_dossier is not None
         )
         self.purge_cache_action.setEnabled(
             state is SessionState.ACTIVE and self._purge_cache is not None

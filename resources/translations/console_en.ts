@@ -411,248 +411,248 @@
     <message>
         <location filename="../../console/views/batch_deposit.py" line="+394"/>
         <source>Identification…</source>
-        <translation type="unfinished"></translation>
+        <translation>Identifying…</translation>
     </message>
     <message>
         <location line="+9"/>
         <source>Identifiant national du médecin (8 + RPPS)</source>
-        <translation type="unfinished"></translation>
+        <translation>National identifier of the doctor (8 + RPPS)</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Nom du médecin (pour mémoire)</source>
-        <translation type="unfinished"></translation>
+        <translation>Doctor&apos;s name (for reference)</translation>
     </message>
     <message>
         <location line="+11"/>
         <source>Reprendre l&apos;envoi</source>
-        <translation type="unfinished"></translation>
+        <translation>Resume sending</translation>
     </message>
     <message>
         <location line="+9"/>
         <source>Déposez ici des documents, un dossier ou un manifeste CSV.</source>
-        <translation type="unfinished"></translation>
+        <translation>Drop documents, a folder or a CSV manifest here.</translation>
     </message>
     <message>
         <location line="+4"/>
         <source>Ajouter un dossier…</source>
-        <translation type="unfinished"></translation>
+        <translation>Add a folder…</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Charger un manifeste CSV…</source>
-        <translation type="unfinished"></translation>
+        <translation>Load a CSV manifest…</translation>
     </message>
     <message>
         <location line="+4"/>
         <source>Sans manifeste, les informations sont lues dans le nom du fichier : {rule} (ex. 255081416802538_11488-4_20250620_Compte_rendu.pdf).</source>
-        <translation type="unfinished"></translation>
+        <translation>Without a manifest, the details are read from the file name: {rule} (e.g. 255081416802538_11488-4_20250620_Compte_rendu.pdf).</translation>
     </message>
     <message>
         <location line="+29"/>
         <source>Retirer la sélection</source>
-        <translation type="unfinished"></translation>
+        <translation>Remove the selection</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Vérifier le lot</source>
-        <translation type="unfinished"></translation>
+        <translation>Check the batch</translation>
     </message>
     <message>
         <location line="+2"/>
         <location line="+265"/>
         <source>Déposer le lot</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit the batch</translation>
     </message>
     <message>
         <location line="-263"/>
         <source>Pause</source>
-        <translation type="unfinished"></translation>
+        <translation>Pause</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Reprendre</source>
-        <translation type="unfinished"></translation>
+        <translation>Resume</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Annuler l&apos;envoi</source>
-        <translation type="unfinished"></translation>
+        <translation>Cancel sending</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Enregistrer l&apos;accusé (PDF)…</source>
-        <translation type="unfinished"></translation>
+        <translation>Save the receipt (PDF)…</translation>
     </message>
     <message>
         <location line="+4"/>
         <source>%v / %m</source>
-        <translation type="unfinished"></translation>
+        <translation>%v / %m</translation>
     </message>
     <message>
         <location line="+7"/>
         <source>Pour le compte de :</source>
-        <translation type="unfinished"></translation>
+        <translation>On behalf of:</translation>
     </message>
     <message>
         <location line="+64"/>
         <source>Identité du déposant inconnue : {reason}</source>
-        <translation type="unfinished"></translation>
+        <translation>Depositor&apos;s identity unknown: {reason}</translation>
     </message>
     <message>
         <location line="+6"/>
         <source>Saisi par : {name} — {structure}</source>
-        <translation type="unfinished"></translation>
+        <translation>Entered by: {name} — {structure}</translation>
     </message>
     <message>
         <location line="+7"/>
         <source>Vous déposez en votre nom (vous êtes l&apos;auteur).</source>
-        <translation type="unfinished"></translation>
+        <translation>You deposit in your own name (you are the author).</translation>
     </message>
     <message>
         <location line="+4"/>
         <source>Aucun cache chiffré n&apos;est ouvert : la file d&apos;envoi est en mémoire. Un arrêt de la console pendant l&apos;envoi la perdrait ; vérifiez l&apos;accusé avant de fermer.</source>
-        <translation type="unfinished"></translation>
+        <translation>No encrypted cache is open: the sending queue is in memory. Stopping the console while sending would lose it; check the receipt before closing.</translation>
     </message>
     <message>
         <location line="+12"/>
         <source>{n} dépôt(s) d&apos;une session précédente n&apos;ont pas été confirmés par le DMP. Ils seront renvoyés avec le même identifiant : le DMP n&apos;en gardera qu&apos;un exemplaire.</source>
-        <translation type="unfinished"></translation>
+        <translation>{n} deposit(s) from a previous session were not confirmed by the DMP. They will be sent again with the same identifier: the DMP will keep only one copy.</translation>
     </message>
     <message>
         <location line="+39"/>
         <source>Documents déposés pour le compte de {doctor}.</source>
-        <translation type="unfinished"></translation>
+        <translation>Documents deposited on behalf of {doctor}.</translation>
     </message>
     <message>
         <location line="+29"/>
         <source>{n} fichier(s) ajouté(s) : vérifiez le lot.</source>
-        <translation type="unfinished"></translation>
+        <translation>{n} file(s) added: check the batch.</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Choisir un dossier de documents</source>
-        <translation type="unfinished"></translation>
+        <translation>Choose a folder of documents</translation>
     </message>
     <message>
         <location line="+7"/>
         <source>Choisir le manifeste CSV</source>
-        <translation type="unfinished"></translation>
+        <translation>Choose the CSV manifest</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Manifestes CSV (*.csv)</source>
-        <translation type="unfinished"></translation>
+        <translation>CSV manifests (*.csv)</translation>
     </message>
     <message>
         <location line="+22"/>
         <source>Manifeste : {n} ligne(s) lue(s).</source>
-        <translation type="unfinished"></translation>
+        <translation>Manifest: {n} line(s) read.</translation>
     </message>
     <message>
         <location line="+20"/>
         <source>Vérification du lot…</source>
-        <translation type="unfinished"></translation>
+        <translation>Checking the batch…</translation>
     </message>
     <message>
         <location line="+6"/>
         <source>{ready} document(s) prêt(s), {invalid} refusé(s) à la vérification : corrigez-les ou retirez-les ; les autres peuvent partir.</source>
-        <translation type="unfinished"></translation>
+        <translation>{ready} document(s) ready, {invalid} refused by the check: correct or remove them; the others can go.</translation>
     </message>
     <message>
         <location line="+6"/>
         <source>{ready} document(s) prêt(s) à déposer.</source>
-        <translation type="unfinished"></translation>
+        <translation>{ready} document(s) ready to deposit.</translation>
     </message>
     <message>
         <location line="+12"/>
         <source>Indiquez le médecin pour le compte duquel vous déposez.</source>
-        <translation type="unfinished"></translation>
+        <translation>Enter the doctor on whose behalf you deposit.</translation>
     </message>
     <message>
         <location line="+8"/>
         <source>Déposer {n} document(s) dans le DMP pour le compte de {doctor} ?</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit {n} document(s) in the DMP on behalf of {doctor}?</translation>
     </message>
     <message>
         <location line="+8"/>
         <source>Déposer</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Mise en file d&apos;attente du lot…</source>
-        <translation type="unfinished"></translation>
+        <translation>Queuing the batch…</translation>
     </message>
     <message>
         <location line="+4"/>
         <source>Dépôt refusé : {reason}</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit refused: {reason}</translation>
     </message>
     <message>
         <location line="+9"/>
         <source>Mise en pause : les envois en cours se terminent…</source>
-        <translation type="unfinished"></translation>
+        <translation>Pausing: the requests in progress are finishing…</translation>
     </message>
     <message>
         <location line="+7"/>
         <source>Reprise de l&apos;envoi…</source>
-        <translation type="unfinished"></translation>
+        <translation>Resuming sending…</translation>
     </message>
     <message>
         <location line="+11"/>
         <source>Annulation : les envois en cours se terminent…</source>
-        <translation type="unfinished"></translation>
+        <translation>Cancelling: the requests in progress are finishing…</translation>
     </message>
     <message>
         <location line="+6"/>
         <source>{n} document(s) retiré(s) de la file.</source>
-        <translation type="unfinished"></translation>
+        <translation>{n} document(s) removed from the queue.</translation>
     </message>
     <message>
         <location line="+6"/>
         <source>Envoi terminé : {sent} déposé(s), {refused} refusé(s).</source>
-        <translation type="unfinished"></translation>
+        <translation>Sending finished: {sent} deposited, {refused} refused.</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>En pause : {n} document(s) en attente.</source>
-        <translation type="unfinished"></translation>
+        <translation>Paused: {n} document(s) waiting.</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Envoi annulé.</source>
-        <translation type="unfinished"></translation>
+        <translation>Sending cancelled.</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Session expirée : reconnectez-vous puis reprenez l&apos;envoi ({reason}).</source>
-        <translation type="unfinished"></translation>
+        <translation>Session expired: log in again, then resume sending ({reason}).</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Le DMP refuse les dépôts pour ce médecin : {reason}</source>
-        <translation type="unfinished"></translation>
+        <translation>The DMP refuses deposits for this doctor: {reason}</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Session verrouillée : les documents restent en file ; reprenez après reconnexion.</source>
-        <translation type="unfinished"></translation>
+        <translation>Session locked: the documents stay queued; resume after logging in again.</translation>
     </message>
     <message>
         <location line="+14"/>
         <source>L&apos;accusé n&apos;a pas pu être écrit : {reason}</source>
-        <translation type="unfinished"></translation>
+        <translation>The receipt could not be written: {reason}</translation>
     </message>
     <message>
         <location line="+7"/>
         <source>Accusé enregistré : {path}</source>
-        <translation type="unfinished"></translation>
+        <translation>Receipt saved: {path}</translation>
     </message>
     <message>
         <location line="+28"/>
         <source>Déposés : {sent} — refusés : {refused} — en attente : {waiting} — refusés à la vérification : {invalid}</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposited: {sent} — refused: {refused} — waiting: {waiting} — refused by the check: {invalid}</translation>
     </message>
 </context>
 <context>
@@ -660,122 +660,122 @@
     <message>
         <location line="-689"/>
         <source>Fichier</source>
-        <translation type="unfinished"></translation>
+        <translation>File</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>INS du patient</source>
-        <translation type="unfinished">Patient&apos;s INS</translation>
+        <translation>Patient INS</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Type</source>
-        <translation type="unfinished">Type</translation>
+        <translation>Type</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Titre</source>
-        <translation type="unfinished">Title</translation>
+        <translation>Title</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Date de l&apos;acte</source>
-        <translation type="unfinished">Date of the act</translation>
+        <translation>Date of the act</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Masqué PS</source>
-        <translation type="unfinished"></translation>
+        <translation>Masked HP</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Invisible patient</source>
-        <translation type="unfinished">Invisible to the patient</translation>
+        <translation>Invisible to patient</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Invisible repr. légaux</source>
-        <translation type="unfinished"></translation>
+        <translation>Invisible to legal repr.</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Statut</source>
-        <translation type="unfinished">Status</translation>
+        <translation>Status</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Message</source>
-        <translation type="unfinished"></translation>
+        <translation>Message</translation>
     </message>
     <message>
         <location line="+4"/>
         <source>Masqué aux professionnels de santé</source>
-        <translation type="unfinished"></translation>
+        <translation>Masked from healthcare professionals</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Non visible par le patient</source>
-        <translation type="unfinished"></translation>
+        <translation>Not visible to the patient</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Non visible par les représentants légaux</source>
-        <translation type="unfinished"></translation>
+        <translation>Not visible to the legal representatives</translation>
     </message>
     <message>
         <location line="+6"/>
         <source>À vérifier</source>
-        <translation type="unfinished"></translation>
+        <translation>To check</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Refusé (vérification)</source>
-        <translation type="unfinished"></translation>
+        <translation>Refused (check)</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Prêt</source>
-        <translation type="unfinished"></translation>
+        <translation>Ready</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>En file d&apos;attente</source>
-        <translation type="unfinished"></translation>
+        <translation>Queued</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Envoi en cours</source>
-        <translation type="unfinished"></translation>
+        <translation>Sending</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Nouvel essai programmé</source>
-        <translation type="unfinished"></translation>
+        <translation>Retry scheduled</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Déposé</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposited</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Refusé par le DMP</source>
-        <translation type="unfinished"></translation>
+        <translation>Refused by the DMP</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Annulé (non envoyé)</source>
-        <translation type="unfinished"></translation>
+        <translation>Cancelled (not sent)</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>En attente de reprise</source>
-        <translation type="unfinished"></translation>
+        <translation>Waiting to resume</translation>
     </message>
     <message>
         <location line="+9"/>
         <source>nouvel essai à {time} (tentative {n})</source>
-        <translation type="unfinished"></translation>
+        <translation>retry at {time} (attempt {n})</translation>
     </message>
 </context>
 <context>
@@ -842,225 +842,374 @@
 <context>
     <name>DepositDialog</name>
     <message>
-        <location filename="../../console/views/deposit_dialog.py" line="+379"/>
+        <location filename="../../console/views/deposit_dialog.py" line="+381"/>
         <source>Remplacer un document du DMP</source>
-        <translation type="unfinished"></translation>
+        <translation>Replace a document of the DMP</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Déposer un document dans le DMP</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit a document in the DMP</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Déposez ici un fichier PDF, CDA R2 (.xml) ou texte (.txt).</source>
-        <translation type="unfinished"></translation>
+        <translation>Drop a PDF, CDA R2 (.xml) or text (.txt) file here.</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Aucun fichier choisi.</source>
-        <translation type="unfinished"></translation>
+        <translation>No file chosen.</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>NIR du patient (15 caractères)</source>
-        <translation type="unfinished"></translation>
+        <translation>Patient&apos;s NIR (15 characters)</translation>
     </message>
     <message>
         <location line="+24"/>
         <source>Masqué aux professionnels de santé (MASQUE_PS)</source>
-        <translation type="unfinished"></translation>
+        <translation>Masked from healthcare professionals (MASQUE_PS)</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Non visible par le patient (jusqu&apos;à la consultation d&apos;annonce)</source>
-        <translation type="unfinished"></translation>
+        <translation>Not visible to the patient (until the disclosure consultation)</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Non visible par les représentants légaux</source>
-        <translation type="unfinished"></translation>
+        <translation>Not visible to the legal representatives</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Patient (INS) :</source>
-        <translation type="unfinished"></translation>
+        <translation>Patient (INS):</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Type de document :</source>
-        <translation type="unfinished"></translation>
+        <translation>Document type:</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Titre :</source>
-        <translation type="unfinished"></translation>
+        <translation>Title:</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Date de l&apos;acte :</source>
-        <translation type="unfinished"></translation>
+        <translation>Date of the act:</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Auteur :</source>
-        <translation type="unfinished"></translation>
+        <translation>Author:</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Structure :</source>
-        <translation type="unfinished"></translation>
+        <translation>Organisation:</translation>
     </message>
     <message>
         <location line="+4"/>
         <source>Visibilité :</source>
-        <translation type="unfinished"></translation>
+        <translation>Visibility:</translation>
     </message>
     <message>
         <location line="+20"/>
         <source>Déposer</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit</translation>
     </message>
     <message>
         <location line="+4"/>
         <source>Enregistrer l&apos;accusé (PDF)…</source>
-        <translation type="unfinished"></translation>
+        <translation>Save the receipt (PDF)…</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Annuler</source>
-        <translation type="unfinished">Cancel</translation>
+        <translation>Cancel</translation>
     </message>
     <message>
         <location line="+71"/>
         <source>Aucun cache chiffré n&apos;est ouvert : si la console s&apos;arrête avant la réponse du DMP, ce dépôt ne sera pas conservé pour être renvoyé. Vérifiez ensuite sa présence dans le dossier.</source>
-        <translation type="unfinished"></translation>
+        <translation>No encrypted cache is open: if the console stops before the DMP answers, this deposit will not be kept to be sent again. Then check that it is in the record.</translation>
     </message>
     <message>
         <location line="+12"/>
         <source>Structure inconnue ({reason})</source>
-        <translation type="unfinished"></translation>
+        <translation>Unknown organisation ({reason})</translation>
     </message>
     <message>
         <location line="+14"/>
         <source>Lecture de « {name} »…</source>
-        <translation type="unfinished"></translation>
+        <translation>Reading “{name}”…</translation>
     </message>
     <message>
         <location line="+14"/>
         <source>PDF</source>
-        <translation type="unfinished"></translation>
+        <translation>PDF</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>CDA R2 (XML)</source>
-        <translation type="unfinished"></translation>
+        <translation>CDA R2 (XML)</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>texte</source>
-        <translation type="unfinished"></translation>
+        <translation>text</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>non reconnu</source>
-        <translation type="unfinished"></translation>
+        <translation>not recognised</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Fichier : {name} — {size} — {kind}</source>
-        <translation type="unfinished"></translation>
+        <translation>File: {name} — {size} — {kind}</translation>
     </message>
     <message>
         <location line="+65"/>
         <source>Envoi au DMP…</source>
-        <translation type="unfinished"></translation>
+        <translation>Sending to the DMP…</translation>
     </message>
     <message>
         <location line="+10"/>
         <source>Dépôt impossible : corrigez les points signalés.</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit impossible: correct the points reported.</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Dépôt refusé : {reason}</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit refused: {reason}</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Dépôt impossible : {reason}</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit impossible: {reason}</translation>
     </message>
     <message>
         <location line="+18"/>
         <source>Fermer</source>
-        <translation type="unfinished">Close</translation>
+        <translation>Close</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Document déposé dans le DMP.</source>
-        <translation type="unfinished"></translation>
+        <translation>Document deposited in the DMP.</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Document déjà présent dans le DMP (dépôt déjà reçu) : rien n&apos;a été dupliqué.</source>
-        <translation type="unfinished"></translation>
+        <translation>Document already in the DMP (deposit already received): nothing was duplicated.</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Identifiant du dépôt (masterIdentifier) : {master}
 Identifiant DMP : {id}</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit identifier (masterIdentifier): {master}
+DMP identifier: {id}</translation>
     </message>
     <message>
         <location line="+6"/>
         <source>Il est conservé dans le cache chiffré et sera renvoyé automatiquement.</source>
-        <translation type="unfinished"></translation>
+        <translation>It is kept in the encrypted cache and will be sent again automatically.</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Il n&apos;est conservé que tant que la console reste ouverte : ne la fermez pas avant son envoi.</source>
-        <translation type="unfinished"></translation>
+        <translation>It is kept only while the console stays open: do not close it before it is sent.</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Le DMP n&apos;a pas encore confirmé ce dépôt ({reason}). {kept}</source>
-        <translation type="unfinished"></translation>
+        <translation>The DMP has not confirmed this deposit yet ({reason}). {kept}</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>pas de réponse</source>
-        <translation type="unfinished"></translation>
+        <translation>no answer</translation>
     </message>
     <message>
         <location line="+4"/>
         <source>Identifiant du dépôt (masterIdentifier) : {master}</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit identifier (masterIdentifier): {master}</translation>
     </message>
     <message>
         <location line="+13"/>
         <source>Accusé de dépôt</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposit receipt</translation>
     </message>
     <message>
         <location line="+18"/>
         <source>Accusé non enregistré</source>
-        <translation type="unfinished"></translation>
+        <translation>Receipt not saved</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>L&apos;accusé n&apos;a pas pu être écrit : {reason}</source>
-        <translation type="unfinished"></translation>
+        <translation>The receipt could not be written: {reason}</translation>
     </message>
     <message>
         <location line="+10"/>
         <source>Accusé enregistré : {path}</source>
-        <translation type="unfinished"></translation>
+        <translation>Receipt saved: {path}</translation>
     </message>
     <message>
         <location line="+7"/>
         <source>Envoi en cours : attendez la réponse du DMP avant de fermer.</source>
-        <translation type="unfinished"></translation>
+        <translation>Sending: wait for the DMP&apos;s answer before closing.</translation>
+    </message>
+</context>
+<context>
+    <name>DepositReceipt</name>
+    <message>
+        <location line="-441"/>
+        <source>Enregistrer l&apos;accusé de dépôt</source>
+        <translation>Save the deposit receipt</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Document PDF (*.pdf)</source>
+        <translation>PDF document (*.pdf)</translation>
+    </message>
+</context>
+<context>
+    <name>DocumentActionTexts</name>
+    <message>
+        <location filename="../../console/views/document_actions.py" line="+92"/>
+        <source>Remplacer par une nouvelle version…</source>
+        <translation>Replace with a new version…</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Masquer aux professionnels (demande du patient)…</source>
+        <translation>Mask from professionals (patient&apos;s request)…</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Ne plus masquer aux professionnels…</source>
+        <translation>Stop masking from professionals…</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Rendre visible au patient (après la consultation d&apos;annonce)…</source>
+        <translation>Make visible to the patient (after the disclosure consultation)…</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Rendre invisible au patient…</source>
+        <translation>Make invisible to the patient…</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Supprimer (erreur de saisie)…</source>
+        <translation>Delete (entry error)…</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Masquer « {title} » aux autres professionnels de santé ?
+
+À la demande du patient, le document ne sera plus visible que par vous, son médecin traitant et en cas d&apos;accès en bris de glace.</source>
+        <translation>Mask “{title}” from the other healthcare professionals?
+
+At the patient&apos;s request, the document will only be visible to you, their GP and in break-glass access.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Rendre « {title} » de nouveau visible aux professionnels de santé autorisés ?</source>
+        <translation>Make “{title}” visible again to the authorised healthcare professionals?</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Rendre « {title} » visible au patient ?
+
+À faire après la consultation d&apos;annonce : le patient pourra le lire dans Mon espace santé.</source>
+        <translation>Make “{title}” visible to the patient?
+
+To do after the disclosure consultation: the patient will be able to read it in Mon espace santé.</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Rendre « {title} » invisible au patient (jusqu&apos;à la consultation d&apos;annonce) ?</source>
+        <translation>Make “{title}” invisible to the patient (until the disclosure consultation)?</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Supprimer « {title} » du DMP (erreur de saisie) ?
+
+Le document ne sera plus listé pour personne. Cette action est définitive.</source>
+        <translation>Delete “{title}” from the DMP (entry error)?
+
+The document will no longer be listed for anyone. This action is final.</translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Masquer</source>
+        <translation>Mask</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Ne plus masquer</source>
+        <translation>Stop masking</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Rendre visible</source>
+        <translation>Make visible</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Rendre invisible</source>
+        <translation>Make invisible</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Supprimer</source>
+        <translation>Delete</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Confirmer</source>
+        <translation>Confirm</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Action refusée</source>
+        <translation>Action refused</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Action impossible</source>
+        <translation>Action impossible</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Document masqué aux professionnels.</source>
+        <translation>Document masked from professionals.</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Document de nouveau visible aux professionnels.</source>
+        <translation>Document visible to professionals again.</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Document visible au patient.</source>
+        <translation>Document visible to the patient.</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Document invisible au patient.</source>
+        <translation>Document invisible to the patient.</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Document supprimé du DMP.</source>
+        <translation>Document deleted from the DMP.</translation>
     </message>
 </context>
 <context>
@@ -1159,19 +1308,19 @@ Identifiant DMP : {id}</source>
 <context>
     <name>DocumentTypePicker</name>
     <message>
-        <location filename="../../console/views/deposit_dialog.py" line="-581"/>
+        <location filename="../../console/views/deposit_dialog.py" line="-145"/>
         <source>Rechercher un type (libellé ou code, ex. « consultation », « 11488 »)</source>
-        <translation type="unfinished"></translation>
+        <translation>Search for a type (label or code, e.g. “consultation”, “11488”)</translation>
     </message>
     <message>
         <location line="+67"/>
         <source>Aucun type choisi.</source>
-        <translation type="unfinished"></translation>
+        <translation>No type chosen.</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Type choisi : {label} ({code}) — classe {klass}</source>
-        <translation type="unfinished"></translation>
+        <translation>Type chosen: {label} ({code}) — class {klass}</translation>
     </message>
 </context>
 <context>
@@ -1737,32 +1886,32 @@ Identifiant DMP : {id}</source>
     <message>
         <location filename="../../console/views/deposit_dialog.py" line="+27"/>
         <source>Choisir des fichiers…</source>
-        <translation type="unfinished"></translation>
+        <translation>Choose files…</translation>
     </message>
     <message>
         <location line="+0"/>
         <source>Choisir un fichier…</source>
-        <translation type="unfinished"></translation>
+        <translation>Choose a file…</translation>
     </message>
     <message>
         <location line="+11"/>
         <source>Choisir les documents à déposer</source>
-        <translation type="unfinished"></translation>
+        <translation>Choose the documents to deposit</translation>
     </message>
     <message>
         <location line="+8"/>
         <source>Documents (*.pdf *.xml *.txt)</source>
-        <translation type="unfinished"></translation>
+        <translation>Documents (*.pdf *.xml *.txt)</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Manifestes CSV (*.csv)</source>
-        <translation type="unfinished"></translation>
+        <translation>CSV manifests (*.csv)</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Tous les fichiers (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>All files (*)</translation>
     </message>
 </context>
 <context>
@@ -1902,7 +2051,7 @@ Identifiant DMP : {id}</source>
     <message>
         <location line="+3"/>
         <source>Supprimer</source>
-        <translation type="unfinished"></translation>
+        <translation type="unfinished">Delete</translation>
     </message>
     <message>
         <location line="+10"/>
@@ -2268,18 +2417,18 @@ Identifiant DMP : {id}</source>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../console/views/main_window.py" line="+244"/>
-        <location line="+519"/>
+        <location filename="../../console/views/main_window.py" line="+260"/>
+        <location line="+683"/>
         <source>Console DMP</source>
         <translation>Console DMP</translation>
     </message>
     <message>
-        <location line="-490"/>
+        <location line="-657"/>
         <source>Serveur : %1</source>
         <translation>Server: %1</translation>
     </message>
     <message>
-        <location line="+73"/>
+        <location line="+182"/>
         <source>&amp;Verrouiller la session</source>
         <translation>&amp;Lock the session</translation>
     </message>
@@ -2319,6 +2468,11 @@ Identifiant DMP : {id}</source>
         <translation>&amp;Purge the cache now</translation>
     </message>
     <message>
+        <location line="+3"/>
+        <source>&amp;Déposer un document…</source>
+        <translation>&amp;Deposit a document…</translation>
+    </message>
+    <message>
         <location line="+4"/>
         <source>&amp;Session</source>
         <translation>&amp;Session</translation>
@@ -2329,12 +2483,17 @@ Identifiant DMP : {id}</source>
         <translation>&amp;Patient</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+6"/>
         <source>&amp;Cartes</source>
         <translation>&amp;Cards</translation>
     </message>
     <message>
-        <location line="+60"/>
+        <location line="+83"/>
+        <source>Document déposé</source>
+        <translation>Document deposited</translation>
+    </message>
+    <message>
+        <location line="+22"/>
         <source>Historique des accès</source>
         <translation>Access history</translation>
     </message>
@@ -2359,12 +2518,12 @@ Identifiant DMP : {id}</source>
         <translation>No offline cache for this session.</translation>
     </message>
     <message>
-        <location line="+20"/>
+        <location line="+23"/>
         <source>L&apos;accès exceptionnel a pris fin : le dossier est fermé. La prochaine ouverture demandera un nouveau motif.</source>
         <translation>The exceptional access has ended: the record is closed. The next opening will ask for a new reason.</translation>
     </message>
     <message>
-        <location line="+154"/>
+        <location line="+157"/>
         <source>Vous devez prendre connaissance de l&apos;information sur la traçabilité pour accéder au DMP.</source>
         <translation>You must acknowledge the traceability notice to access the DMP.</translation>
     </message>
@@ -2404,7 +2563,7 @@ Identifiant DMP : {id}</source>
         <translation>Card removed</translation>
     </message>
     <message>
-        <location line="+22"/>
+        <location line="+24"/>
         <source>Erreur inattendue (%1). Le détail est dans le journal.</source>
         <translation>Unexpected error (%1). The details are in the log.</translation>
     </message>
@@ -3246,148 +3405,6 @@ Identifiant DMP : {id}</source>
             <numerusform>%n document, all dates.</numerusform>
             <numerusform>%n documents, all dates.</numerusform>
         </translation>
-    </message>
-</context>
-<context>
-    <name>_Texts</name>
-    <message>
-        <location filename="../../console/views/document_actions.py" line="+92"/>
-        <source>Remplacer par une nouvelle version…</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Masquer aux professionnels (demande du patient)…</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Ne plus masquer aux professionnels…</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>Rendre visible au patient (après la consultation d&apos;annonce)…</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>Rendre invisible au patient…</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Supprimer (erreur de saisie)…</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+6"/>
-        <source>Masquer « {title} » aux autres professionnels de santé ?
-
-À la demande du patient, le document ne sera plus visible que par vous, son médecin traitant et en cas d&apos;accès en bris de glace.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+5"/>
-        <source>Rendre « {title} » de nouveau visible aux professionnels de santé autorisés ?</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+3"/>
-        <source>Rendre « {title} » visible au patient ?
-
-À faire après la consultation d&apos;annonce : le patient pourra le lire dans Mon espace santé.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+4"/>
-        <source>Rendre « {title} » invisible au patient (jusqu&apos;à la consultation d&apos;annonce) ?</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+3"/>
-        <source>Supprimer « {title} » du DMP (erreur de saisie) ?
-
-Le document ne sera plus listé pour personne. Cette action est définitive.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+7"/>
-        <source>Masquer</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Ne plus masquer</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Rendre visible</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Rendre invisible</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Supprimer</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Confirmer</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+3"/>
-        <source>Action refusée</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+3"/>
-        <source>Action impossible</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+4"/>
-        <source>Document masqué aux professionnels.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Document de nouveau visible aux professionnels.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Document visible au patient.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Document invisible au patient.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Document supprimé du DMP.</source>
-        <translation type="unfinished"></translation>
-    </message>
-</context>
-<context>
-    <name>parent</name>
-    <message>
-        <location filename="../../console/views/deposit_dialog.py" line="+23"/>
-        <source>Enregistrer l&apos;accusé de dépôt</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+3"/>
-        <source>Document PDF (*.pdf)</source>
-        <translation type="unfinished">PDF document (*.pdf)</translation>
     </message>
 </context>
 </TS>

@@ -37,11 +37,18 @@ OURS = (
     "AccessHistoryModel",
     "AccessHistoryView",
     "AccessModeDialog",
+    "BatchDepositView",
+    "BatchTableModel",
     "CardTableModel",
+    "DepositDialog",
+    "DepositReceipt",
+    "DocumentActionTexts",
+    "DocumentTypePicker",
     "DossierHeader",
     "EcpsWaitDialog",
     "EmergencyBanner",
     "EntourageView",
+    "FileDropArea",
     "ImmunizationTableModel",
     "LoginPage",
     "MainWindow",
@@ -54,7 +61,8 @@ OURS = (
 )
 """Translation contexts that must be fully translated: the login page, the PIN dialog, the
 notice, the window, the emergency mode and access history (issue 6), the vaccinations, the
-entourage and the dossier header (issue 9)."""
+entourage and the dossier header (issue 9), the deposits: the dialog, the document actions and
+the secretary's batch screen."""
 
 
 @pytest.fixture

@@ -1,17 +1,21 @@
 """``console.app`` wires the emergency mode, the access history and the offline status into
 the window: the banner above every page, the end of a bris de glace closing the patient, card
-removal and quitting ending it on the server, Ctrl+H, and ``staff-console journal``."""
+removal and quitting ending it on the server, Ctrl+H, and ``staff-console journal``; and the
+deposits: Ctrl+D for a professional with a record open, the secretary's batch page."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from shiboken6 import isValid
 
 from console import app as console_app
 from console import journal_cli
@@ -19,11 +23,14 @@ from console.app import ConsoleApp
 from console.config import Settings
 from console.domain.dossier import AccessGrant, PatientRecord, ProfessionalLogin
 from console.domain.emergency import AuditRecord, ProfessionalIdentity
-from console.domain.models import AccessMode
+from console.domain.models import AccessMode, Actor
 from console.domain.rules import AccessRequest
 from console.domain.session import SessionState
 from console.services.dossier import OpenDossier
 from console.smartcard.fake import FakeCardReader, FakeToken
+from console.views.batch_deposit import BatchDepositView
+from console.views.deposit_dialog import DepositDialog
+from tests.deposit_fakes import GP, SECRETARY
 from tests.gui.conftest import AsyncLoop
 from tests.gui.test_login import FakeGateway
 from tests.gui.test_main_window import (
@@ -32,6 +39,7 @@ from tests.gui.test_main_window import (
     FakeDossierView,
     FakeSearchWidget,
     Harness,
+    log_in,
     log_in_to_search,
     make_open_dossier,
 )
@@ -40,7 +48,22 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 
 
 class EmergencyGateway(FakeGateway):
-    """The fake gateway, granting what is asked, with the traceability endpoints."""
+    """The fake gateway, granting what is asked, with the traceability endpoints; its logins
+    have the profession of `actor` (the directory's answer to ``whoami``)."""
+
+    def __init__(self, actor: Actor = GP) -> None:
+        super().__init__()
+        self.actor = actor
+
+    async def login_with_card(
+        self, certificate_der: bytes, nonce: str, signature: bytes, algorithm: str
+    ) -> ProfessionalLogin:
+        login = await super().login_with_card(certificate_der, nonce, signature, algorithm)
+        return dataclasses.replace(login, profession=self.actor.profession)
+
+    async def whoami_actor(self, login: ProfessionalLogin) -> Actor:
+        self.calls.append("whoami_actor")
+        return self.actor
 
     async def open_access(
         self, login: ProfessionalLogin, patient: PatientRecord, request: AccessRequest
@@ -64,11 +87,12 @@ class EmergencyGateway(FakeGateway):
         return []
 
 
-@pytest.fixture
-def wired(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[Harness]:
+def _wired(
+    qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path, actor: Actor = GP
+) -> Iterator[Harness]:
     gp = FakeToken(pin=GP_PIN)
     reader = FakeCardReader([gp])
-    gateway = EmergencyGateway()
+    gateway = EmergencyGateway(actor)
     settings = Settings(card_poll_interval_s=0.1, config_dir=tmp_path, data_dir=tmp_path)
     console = ConsoleApp(
         settings,
@@ -88,6 +112,16 @@ def wired(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[Harness]:
     aloop.run(start())
     yield Harness(console, reader, gateway, gp, [T0])
     aloop.run(console.aclose())
+
+
+@pytest.fixture
+def wired(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[Harness]:
+    yield from _wired(qtbot, aloop, tmp_path)
+
+
+@pytest.fixture
+def secretary(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[Harness]:
+    yield from _wired(qtbot, aloop, tmp_path, SECRETARY)
 
 
 def open_in_bris_de_glace(h: Harness, aloop: AsyncLoop) -> OpenDossier:
@@ -199,3 +233,88 @@ def test_staff_console_journal_goes_to_the_journal_tool(monkeypatch: pytest.Monk
     monkeypatch.setattr(journal_cli, "main", fake_main)
     assert console_app.main(["journal", "verify", "--help"]) == 3
     assert seen == [["verify", "--help"]]
+
+
+# -- deposits ---------------------------------------------------------------------------------
+
+
+def test_ctrl_d_opens_the_deposit_dialog_for_the_open_patient(
+    wired: Harness, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    window = wired.window
+    log_in_to_search(wired, aloop, qtbot)
+    assert window.deposit_action.shortcut().toString() == "Ctrl+D"
+    assert not window.deposit_action.isEnabled()  # no record open
+    window.deposit_action.trigger()
+    assert window.deposit_dialog is None
+    dossier = make_open_dossier()
+    wired.search.open(dossier)
+    assert window.deposit_action.isEnabled()
+    window.activateWindow()
+    aloop.wait_until(lambda: QApplication.activeWindow() is window)
+    qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.deposit_dialog
+    assert isinstance(dialog, DepositDialog)
+    assert dialog.isVisible()
+    assert dialog.ins_edit.text() == dossier.patient.ins.value
+    assert dialog.ins_edit.isReadOnly()
+    dialog.deposited.emit(object())  # a deposit went through: the window says so
+    assert window.statusBar().currentMessage() == "Document déposé"
+    window.lock()  # the dialog closes with the patient
+    aloop.wait_until(lambda: window.deposit_dialog is None)
+
+
+def test_closing_the_patient_disables_the_deposit(
+    wired: Harness, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    window = wired.window
+    log_in_to_search(wired, aloop, qtbot)
+    wired.search.open(make_open_dossier())
+    assert window.deposit_action.isEnabled()
+    window.close_patient()
+    assert not window.deposit_action.isEnabled()
+
+
+def test_a_secretary_gets_the_batch_page_instead_of_the_search(
+    secretary: Harness, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    window = secretary.window
+    log_in(secretary, aloop, qtbot)
+    aloop.wait_until(lambda: window.notice_dialog is not None)
+    dialog = window.notice_dialog
+    assert dialog is not None
+    dialog.understood_button.click()
+    aloop.wait_until(lambda: window.batch_page is not None)
+    page = window.batch_page
+    assert isinstance(page, BatchDepositView)
+    assert window.current_page() is page
+    assert window.current_page() is not window.search_page
+    aloop.wait_until(lambda: "MERCIER" in page.depositor_label.text())
+    assert "whoami_actor" in secretary.gateway.calls
+    for action in (
+        window.search_action,
+        window.close_patient_action,
+        window.history_action,
+        window.deposit_action,
+    ):
+        assert not action.isEnabled()
+    window.search_patient()  # Ctrl+O does nothing for her
+    assert window.current_page() is page
+
+
+def test_lock_drops_the_batch_page(secretary: Harness, aloop: AsyncLoop, qtbot: QtBot) -> None:
+    window = secretary.window
+    log_in(secretary, aloop, qtbot)
+    aloop.wait_until(lambda: window.notice_dialog is not None)
+    dialog = window.notice_dialog
+    assert dialog is not None
+    dialog.understood_button.click()
+    aloop.wait_until(lambda: window.batch_page is not None)
+    page = window.batch_page
+    assert page is not None
+    aloop.wait_until(lambda: not page.busy)
+    window.lock()
+    assert window.batch_page is None
+    assert window.current_page() is window.lock_page
+    assert window.stack.indexOf(page) == -1
+    aloop.wait_until(lambda: not isValid(page))
