@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from console.services.entourage import EntourageService
     from console.services.history import HistoryService
     from console.services.idle import IdleLock
+    from console.services.notice import PreferenceStore
     from console.services.ports import CardReader, CardSession, DmpGateway, EcpsPhone
     from console.services.vaccination import VaccinationService
     from console.smartcard.monitor import CardMonitor
@@ -254,16 +255,26 @@ def _default_dossier(
     vaccinations: VaccinationService | None = None,
     entourage: EntourageService | None = None,
     header: DossierHeaderService | None = None,
+    deposits: DepositService | None = None,
+    login_provider: Callable[[], ProfessionalLogin | None] | None = None,
+    preferences: PreferenceStore | None = None,
 ) -> DossierPage:
+    from console.services.presets import PresetService
+    from console.services.visits import InMemoryVisitStore, VisitService
     from console.views.dossier_view import DossierView
 
-    # TODO(issue 9 wiring): DossierView does not accept these keyword arguments yet (its
-    # helper is still editing it). Once its constructor takes them, pass them:
-    #     return DossierView(
-    #         dossier_service, vaccinations=vaccinations, entourage=entourage, header=header
-    #     )
-    del vaccinations, entourage, header
-    return DossierView(dossier_service)
+    return DossierView(
+        dossier_service,
+        presets=None if preferences is None else PresetService(preferences),
+        # Last visits are patient data: in memory for the session (the encrypted cache does
+        # not implement VisitStore yet), so a new process behaves as a first opening.
+        visits=VisitService(InMemoryVisitStore()),
+        header=header,
+        vaccinations=vaccinations,
+        entourage=entourage,
+        deposits=deposits,
+        login_provider=login_provider,
+    )
 
 
 def _cache_service(settings: Settings) -> CacheService:
@@ -530,6 +541,9 @@ class ConsoleApp:
                 vaccinations=self.vaccinations,
                 entourage=self.entourage,
                 header=self.header,
+                deposits=self.deposits,
+                login_provider=lambda: self.session.login,
+                preferences=self._preferences,
             )
         return self._dossier_factory(self.dossier_service)
 
@@ -589,13 +603,14 @@ class ConsoleApp:
     def _spawn_flush(
         self, login: ProfessionalLogin, opening: asyncio.Task[Any] | None = None
     ) -> None:
+        """Flush the outbox in a task (two pumps may run: each claims its own items)."""
         from console.views.main_window import SECRETARY_PROFESSION
         from console.views.tasks import spawn
 
         if self._closed or getattr(self, "deposits", None) is None:
             return
-        if login.profession == SECRETARY_PROFESSION or self._deposit_tasks:
-            return  # a secretary resumes from her screen; one flush at a time
+        if login.profession == SECRETARY_PROFESSION:
+            return  # a secretary resumes her queue from her batch screen
         task = spawn(self._flush_deposits(login, opening))
         self._deposit_tasks.add(task)
         task.add_done_callback(self._deposit_tasks.discard)
@@ -677,7 +692,8 @@ class ConsoleApp:
             from console.domain.session import SessionState
 
             login = self.session.login
-            if login is not None and self.session.state is SessionState.ACTIVE:
+            active = self.session.state is SessionState.ACTIVE
+            if login is not None and active and not self._deposit_tasks:
                 self._spawn_flush(login)  # the network is back: send what waits
         elif not self._closed:
             self._probe_timer.start()

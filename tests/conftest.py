@@ -15,6 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.qtloop import aloop, live
+
+__all__ = ["aloop", "live"]
+
 _FULL_EVERY = 25
 _count = 0
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from PySide6.QtCore import (
@@ -36,7 +36,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QKeySequence, QPainter, QShortcut
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -52,15 +52,17 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from console.domain.dossier import DocumentPage, DocumentQuery
+from console.domain.dossier import DocumentPage, DocumentQuery, ProfessionalLogin
 from console.domain.errors import ConsoleError
 from console.domain.filters import FilterChoices, filter_choices
 from console.domain.models import AccessMode, DocumentMeta, Visibility
+from console.domain.rules import UpdateAction
 from console.domain.table import (
     TYPE_AHEAD_COLUMNS,
     Column,
@@ -70,19 +72,28 @@ from console.domain.table import (
     SortSpec,
     filter_rows,
     insertion_plan,
+    make_row,
     make_rows,
     narrows,
     type_ahead,
 )
+from console.services.deposit import DepositService
 from console.services.dossier import DossierService, OpenDossier
+from console.services.dossier_header import DossierHeaderService
+from console.services.entourage import EntourageService
 from console.services.presets import MemoryPreferenceStore, PresetService
+from console.services.vaccination import VaccinationService
 from console.services.visits import InMemoryVisitStore, OpeningPlan, VisitService
 from console.views.consent import plain_label
+from console.views.document_actions import DocumentChange, document_menu_actions
 from console.views.document_model import BADGES_ROLE, COLUMNS, DocumentTableModel
+from console.views.dossier_header import DossierHeader
+from console.views.entourage import EntourageView
 from console.views.filter_bar import FilterBar
 from console.views.pdf_render import PdfChecker
 from console.views.preview import PreviewPane
 from console.views.tasks import spawn
+from console.views.vaccinations import VaccinationsTab
 
 __all__ = ["BadgeDelegate", "DocumentTableView", "DossierView", "ensure_application"]
 
@@ -217,6 +228,30 @@ class DocumentTableView(QTableView):
         self.scrollTo(index)
 
 
+class DossierTableModel(DocumentTableModel):
+    """The view's document model: in bris de glace, a masked document's badge says that the
+    emergency access revealed it (``revealed_label``, set by the view; None otherwise).
+
+    Signals:
+        None of its own.
+    """
+
+    revealed_label: str | None = None
+
+    def badges(self, row: DocumentRow) -> list[tuple[Visibility, str]]:
+        labels = super().badges(row)
+        revealed = self.revealed_label
+        if revealed is None:
+            return labels
+        return [
+            (kind, revealed if kind == Visibility.MASQUE_PS else label) for kind, label in labels
+        ]
+
+
+LoginProvider = Callable[[], ProfessionalLogin | None]
+"""Who is logged in now (None while the session is locked)."""
+
+
 class DossierView(QWidget):
     """The open record: patient header, filter bar, document table, preview pane.
 
@@ -229,6 +264,11 @@ class DossierView(QWidget):
         presets: Saved filters and the table layout, per professional (in memory if None).
         visits: Last visits, for the "new since the last visit" rule (in memory if None).
         pdf_checker: The preview's PDF checker (the shared one if None).
+        header: The full header (médecin traitant, notices) in place of the plain one.
+        vaccinations: Adds the "Vaccinations" tab.
+        entourage: Adds the "Entourage et volontés" tab (read when first shown).
+        deposits: With ``login_provider``, the table's context menu (mask, replace...).
+        login_provider: Who is logged in (for the context menu's rules).
 
     Signals:
         closeRequested(): the professional asked to close the record ("Fermer le dossier").
@@ -248,9 +288,18 @@ class DossierView(QWidget):
         presets: PresetService | None = None,
         visits: VisitService | None = None,
         pdf_checker: PdfChecker | None = None,
+        header: DossierHeaderService | None = None,
+        vaccinations: VaccinationService | None = None,
+        entourage: EntourageService | None = None,
+        deposits: DepositService | None = None,
+        login_provider: LoginProvider | None = None,
     ) -> None:
         super().__init__(parent)
         self._service = dossier_service
+        self._deposits = deposits
+        self._login_provider = login_provider
+        self._entourage_pending = False
+        """The entourage of the open record is still to be read (its tab not shown yet)."""
         self._presets = presets or PresetService(MemoryPreferenceStore())
         self._visits = visits or VisitService(InMemoryVisitStore())
         self._dossier: OpenDossier | None = None
@@ -296,13 +345,22 @@ class DossierView(QWidget):
         line.addWidget(self.ins_label)
         line.addStretch(1)
         identity.addLayout(line)
-        header = QHBoxLayout()
-        header.addLayout(identity, 1)
         modes = QVBoxLayout()
         modes.addWidget(self.mode_badge, 0, Qt.AlignmentFlag.AlignRight)
         modes.addWidget(self.mode_note, 0, Qt.AlignmentFlag.AlignRight)
-        header.addLayout(modes)
-        header.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.plain_header = QWidget()
+        plain_layout = QHBoxLayout(self.plain_header)
+        plain_layout.setContentsMargins(0, 0, 0, 0)
+        plain_layout.addLayout(identity, 1)
+        plain_layout.addLayout(modes)
+        header_layout = QHBoxLayout()
+        header_layout.addWidget(self.plain_header, 1)
+        self.header_widget: DossierHeader | None = None
+        if header is not None:
+            self.header_widget = DossierHeader(header)
+            self.plain_header.hide()
+            header_layout.addWidget(self.header_widget, 1)
+        header_layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
 
         # Filter bar, with the date-limit chip of the consultation rule first among chips.
         self.filter_bar = FilterBar(self._presets)
@@ -361,7 +419,7 @@ class DossierView(QWidget):
         bar.addWidget(self.count_label)
 
         # Table.
-        self.model = DocumentTableModel(self)
+        self.model = DossierTableModel(self)
         self.table = DocumentTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -421,11 +479,39 @@ class DossierView(QWidget):
         self.splitter.setSizes([900, 600])
         self.splitter.setChildrenCollapsible(False)
 
+        if deposits is not None and login_provider is not None:
+            self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            self.table.customContextMenuRequested.connect(self._document_menu)
+
         layout = QVBoxLayout(self)
-        layout.addLayout(header)
-        layout.addWidget(self.filter_bar)
-        layout.addLayout(bar)
-        layout.addWidget(self.splitter, 1)
+        layout.addLayout(header_layout)
+        self.tabs: QTabWidget | None = None
+        self.vaccinations_tab: VaccinationsTab | None = None
+        self.entourage_view: EntourageView | None = None
+        if vaccinations is None and entourage is None:
+            layout.addWidget(self.filter_bar)
+            layout.addLayout(bar)
+            layout.addWidget(self.splitter, 1)
+            self.documents_page: QWidget = self
+        else:
+            self.documents_page = QWidget()
+            documents = QVBoxLayout(self.documents_page)
+            documents.setContentsMargins(0, 0, 0, 0)
+            documents.addWidget(self.filter_bar)
+            documents.addLayout(bar)
+            documents.addWidget(self.splitter, 1)
+            self.tabs = QTabWidget()
+            self.tabs.setDocumentMode(True)
+            self.tabs.addTab(self.documents_page, self.tr("Documents"))
+            if vaccinations is not None:
+                self.vaccinations_tab = VaccinationsTab(vaccinations)
+                self.vaccinations_tab.documentActivated.connect(self.show_document)
+                self.tabs.addTab(self.vaccinations_tab, self.tr("Vaccinations"))
+            if entourage is not None:
+                self.entourage_view = EntourageView(entourage)
+                self.tabs.addTab(self.entourage_view, self.tr("Entourage et volontés"))
+            self.tabs.currentChanged.connect(self._tab_changed)
+            layout.addWidget(self.tabs, 1)
 
         # Ctrl+F: the filter, or the preview's find when the keyboard is in the preview. The
         # main window must not give Ctrl+F to another action while this view is shown.
@@ -483,6 +569,16 @@ class DossierView(QWidget):
         self._dossier = dossier
         self._today = today or date.today()
         self._show_header(dossier)
+        if dossier.grant.mode == AccessMode.BRIS_DE_GLACE:
+            self.model.revealed_label = self.tr("Masqué — révélé par le bris de glace")
+        if self.header_widget is not None:
+            self.header_widget.show_dossier(dossier)
+        if self.vaccinations_tab is not None:
+            self.vaccinations_tab.show_dossier(dossier)
+        if self.entourage_view is not None:
+            self._entourage_pending = True
+            if self.tabs is not None and self.tabs.currentWidget() is self.entourage_view:
+                self._load_entourage()
         try:
             self._professional = self._service.professional_id()
         except ConsoleError:
@@ -531,6 +627,8 @@ class DossierView(QWidget):
 
     def focus_filter(self) -> None:
         """Ctrl+F: the preview's find if the keyboard is in the preview, else the filter."""
+        if self.tabs is not None and self.tabs.currentWidget() is not self.documents_page:
+            self.tabs.setCurrentWidget(self.documents_page)
         focus = QApplication.focusWidget()
         if focus is not None and self.preview.isAncestorOf(focus) and self.preview.focus_find():
             return
@@ -576,6 +674,16 @@ class DossierView(QWidget):
         self._plan = None
         self._query = DocumentQuery()
         self._filter = DocumentFilter()
+        self.model.revealed_label = None
+        self._entourage_pending = False
+        if self.header_widget is not None:
+            self.header_widget.clear()
+        if self.vaccinations_tab is not None:
+            self.vaccinations_tab.clear()
+        if self.entourage_view is not None:
+            self.entourage_view.clear()
+        if self.tabs is not None:
+            self.tabs.setCurrentWidget(self.documents_page)
         self.filter_bar.set_filter(self._filter, emit=False)
         for label in (self.name_label, self.birth_label, self.ins_label, self.mode_note):
             label.clear()
@@ -589,6 +697,114 @@ class DossierView(QWidget):
         self.new_label.clear()
         self._set_loading(False)
         self._update_count()
+
+    def show_document(self, doc: DocumentMeta) -> None:
+        """Show ``doc`` in the preview (a vaccination history document, say), on the
+        "Documents" tab."""
+        if self._dossier is None:
+            return
+        if self.tabs is not None:
+            self.tabs.setCurrentWidget(self.documents_page)
+        self._dossier.documents.setdefault(doc.id, doc)
+        self.preview.load(self._dossier, doc)
+
+    def document_actions(self, doc: DocumentMeta) -> list[QAction]:
+        """The context-menu actions of ``doc`` (none without deposits, login or record)."""
+        if self._deposits is None or self._login_provider is None or self._dossier is None:
+            return []
+        login = self._login_provider()
+        if login is None:
+            return []
+        return document_menu_actions(
+            self,
+            doc,
+            login,
+            self._deposits,
+            patient=self._dossier.patient,
+            on_changed=self._document_changed,
+        )
+
+    def document_menu_at(self, position: QPoint) -> QMenu | None:
+        """The context menu of the document under ``position`` (table viewport coordinates);
+        None when there is no document there or nothing may be done."""
+        index = self.table.indexAt(position)
+        if not index.isValid():
+            return None
+        doc = self.model.row_at(index.row()).doc
+        actions = self.document_actions(doc)
+        if not actions:
+            if self._login_provider is not None and self._login_provider() is None:
+                self.show_status(
+                    self.tr("Session verrouillée : reconnectez-vous avec votre carte.")
+                )
+            return None
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        for action in actions:
+            menu.addAction(action)
+            # The actions belong to the view (their dialogs outlive the menu): drop them
+            # with the menu, once it has done its work.
+            menu.destroyed.connect(action.deleteLater)
+        return menu
+
+    def _document_menu(self, position: QPoint) -> None:
+        menu = self.document_menu_at(position)
+        if menu is not None:
+            menu.popup(self.table.viewport().mapToGlobal(position))
+
+    def _document_changed(self, change: DocumentChange) -> None:
+        """A context-menu action succeeded: update the row (or fetch again) and say so."""
+        dossier = self._dossier
+        if dossier is None or dossier.patient.ins.value != change.before.patient_ins:
+            return
+        before = change.before
+        if change.action is UpdateAction.REPLACE or (
+            change.after is None and change.action is not UpdateAction.DELETE
+        ):
+            self.show_status(self.tr("Document remplacé : la liste est mise à jour."))
+            if self._plan is not None:
+                self._start_fetch(self._plan)
+            return
+        rows: list[DocumentRow] = []
+        for row in self._rows.rows:
+            if row.doc.id != before.id:
+                rows.append(row)
+            elif change.action is not UpdateAction.DELETE and change.after is not None:
+                rows.append(make_row(change.after, is_new=row.is_new))
+        if change.action is UpdateAction.DELETE:
+            dossier.documents.pop(before.id, None)
+        elif change.after is not None:
+            dossier.documents[change.after.id] = change.after
+        self._rows.clear()
+        self._rows.add(rows)
+        self._refresh()
+        self.show_status(self._change_text(change.action))
+
+    def _change_text(self, action: UpdateAction) -> str:
+        match action:
+            case UpdateAction.MASK:
+                return self.tr("Document masqué aux professionnels.")
+            case UpdateAction.UNMASK:
+                return self.tr("Document de nouveau visible aux professionnels.")
+            case UpdateAction.SHOW_TO_PATIENT:
+                return self.tr("Document visible au patient.")
+            case UpdateAction.HIDE_FROM_PATIENT:
+                return self.tr("Document invisible au patient.")
+            case UpdateAction.DELETE:
+                return self.tr("Document supprimé du DMP.")
+            case _:
+                return self.tr("Document mis à jour.")
+
+    def _tab_changed(self, _index: int) -> None:
+        if self.tabs is not None and self.tabs.currentWidget() is self.entourage_view:
+            self._load_entourage()
+
+    def _load_entourage(self) -> None:
+        """Read the entourage once per record, when its tab is first shown (a traced read)."""
+        if self.entourage_view is None or self._dossier is None or not self._entourage_pending:
+            return
+        self._entourage_pending = False
+        self.entourage_view.show_dossier(self._dossier)
 
     def close_dossier(self) -> asyncio.Task[None] | None:
         """End the access mode on the server and drop the record from the view.

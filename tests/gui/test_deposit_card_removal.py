@@ -44,6 +44,7 @@ from tests.gui.test_main_window import (
     acknowledge_notice,
     log_in,
 )
+from tests.qtloop import LiveLoop
 
 pytestmark = [
     pytest.mark.gui,
@@ -88,6 +89,17 @@ def no_keyring() -> tuple[None, str]:
 
 def draft() -> DepositDraft:
     return DepositDraft(NIR, "11488-4", "Consultation", date.today() - timedelta(days=1))
+
+
+@pytest.fixture
+def aloop(aloop: AsyncLoop) -> Iterator[LiveLoop]:
+    """Real cache and deposit I/O between steps: the loop stays registered as running, as in
+    the app (see tests.qtloop.LiveLoop)."""
+    loop = LiveLoop(aloop.loop)
+    try:
+        yield loop
+    finally:
+        loop.release()
 
 
 @pytest.fixture
@@ -166,7 +178,7 @@ def test_card_removed_during_a_deposit_keeps_it_queued_then_the_dmp_stores_it_on
 
     wired.reader.remove(wired.gp)
     aloop.wait_until(lambda: window.current_page() is window.lock_page, timeout=2.0)
-    assert session.state is SessionState.LOCKED and session.login is None
+    assert (session.state, session.login) == (SessionState.LOCKED, None)
     assert (
         not cache.is_open and not console.deposits.queue().persistent
     )  # closed by the lock listener

@@ -87,9 +87,7 @@ class EmergencyGateway(FakeGateway):
         return []
 
 
-def _wired(
-    qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path, actor: Actor = GP
-) -> Iterator[Harness]:
+def _wired(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path, actor: Actor = GP) -> Iterator[Harness]:
     gp = FakeToken(pin=GP_PIN)
     reader = FakeCardReader([gp])
     gateway = EmergencyGateway(actor)
