@@ -1384,31 +1384,18 @@ def search_related_persons(
         rows = [
             r for r in rows if wanted & {*str(r["roles"]).split(), str(r["relationship"] or "")}
         ]
-    total = len(rows)
-    page = rows[paging.offset : paging.offset + paging.count]
-    entries = [
-        (
-            f"{settings.base_url}/RelatedPerson/{row['id']}",
-            fhir.related_person(dict(row), patient_system=record.patient_system),
-        )
-        for row in page
-    ]
-    store.audit(
-        subtype="search",
-        action="E",
-        agent=record.actor,
-        patient_ins=record.ins,
-        purpose=record.mode.value,
-        entity_ids=[f"RelatedPerson/{row['id']}" for row in page],
-        description=f"RelatedPerson : {total} personne(s)",
-    )
     used = [("patient.identifier", str(raw_ins))]
     used += [("relationship", v) for v in params.getlist("relationship")]
-    self_url, next_url, prev_url = paging.links(settings, "RelatedPerson", used, total)
-    return fhir_response(
-        fhir.searchset(
-            entries, total=total, self_url=self_url, next_url=next_url, previous_url=prev_url
-        )
+    return _entourage_searchset(
+        "RelatedPerson",
+        rows,
+        lambda row: fhir.related_person(row, patient_system=record.patient_system),
+        record=record,
+        store=store,
+        settings=settings,
+        paging=paging,
+        used=used,
+        what="personne(s)",
     )
 
 
@@ -1433,14 +1420,38 @@ def search_consents(
             "SELECT * FROM advance_directives WHERE patient_ins = ? ORDER BY recorded_at DESC, id",
             (ins.value,),
         )
+    used = [("patient.identifier", str(raw_ins))]
+    used += [("category", v) for v in params.getlist("category")]
+    return _entourage_searchset(
+        "Consent",
+        rows,
+        lambda row: fhir.advance_directives_consent(row, patient_system=record.patient_system),
+        record=record,
+        store=store,
+        settings=settings,
+        paging=paging,
+        used=used,
+        what="directive(s) anticipée(s)",
+    )
+
+
+def _entourage_searchset(
+    resource_type: str,
+    rows: list[sqlite3.Row],
+    build: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    record: _Record,
+    store: Store,
+    settings: Settings,
+    paging: _Paging,
+    used: list[tuple[str, str]],
+    what: str,
+) -> JSONResponse:
+    """One page of ``rows`` as a searchset, traced as one search AuditEvent."""
     total = len(rows)
     page = rows[paging.offset : paging.offset + paging.count]
     entries = [
-        (
-            f"{settings.base_url}/Consent/{row['id']}",
-            fhir.advance_directives_consent(dict(row), patient_system=record.patient_system),
-        )
-        for row in page
+        (f"{settings.base_url}/{resource_type}/{row['id']}", build(dict(row))) for row in page
     ]
     store.audit(
         subtype="search",
@@ -1448,12 +1459,10 @@ def search_consents(
         agent=record.actor,
         patient_ins=record.ins,
         purpose=record.mode.value,
-        entity_ids=[f"Consent/{row['id']}" for row in page],
-        description=f"Consent : {total} directive(s) anticipée(s)",
+        entity_ids=[f"{resource_type}/{row['id']}" for row in page],
+        description=f"{resource_type} : {total} {what}",
     )
-    used = [("patient.identifier", str(raw_ins))]
-    used += [("category", v) for v in params.getlist("category")]
-    self_url, next_url, prev_url = paging.links(settings, "Consent", used, total)
+    self_url, next_url, prev_url = paging.links(settings, resource_type, used, total)
     return fhir_response(
         fhir.searchset(
             entries, total=total, self_url=self_url, next_url=next_url, previous_url=prev_url
