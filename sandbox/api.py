@@ -1131,13 +1131,8 @@ def search_audit(
         purpose=mode.value,
         description=f"AuditEvent : {total} trace(s)",
     )
-    self_url, next_url, prev_url = paging.links(
-        settings, "AuditEvent", [("patient.identifier", str(raw_ins))], total
-    )
-    return fhir_response(
-        fhir.searchset(
-            entries, total=total, self_url=self_url, next_url=next_url, previous_url=prev_url
-        )
+    return _paged_searchset(
+        settings, paging, "AuditEvent", [("patient.identifier", str(raw_ins))], entries, total
     )
 
 
@@ -1184,13 +1179,8 @@ def search_immunizations(
         entity_ids=[f"Immunization/{row['id']}" for row in rows],
         description=f"Immunization : {total} vaccination(s)",
     )
-    self_url, next_url, prev_url = paging.links(
-        settings, "Immunization", [("patient.identifier", str(raw_ins))], total
-    )
-    return fhir_response(
-        fhir.searchset(
-            entries, total=total, self_url=self_url, next_url=next_url, previous_url=prev_url
-        )
+    return _paged_searchset(
+        settings, paging, "Immunization", [("patient.identifier", str(raw_ins))], entries, total
     )
 
 
@@ -1435,6 +1425,23 @@ def search_consents(
     )
 
 
+def _paged_searchset(
+    settings: Settings,
+    paging: _Paging,
+    resource_type: str,
+    used: list[tuple[str, str]],
+    entries: list[tuple[str, dict[str, Any]]],
+    total: int,
+) -> JSONResponse:
+    """A searchset page with its self / next / previous links."""
+    self_url, next_url, prev_url = paging.links(settings, resource_type, used, total)
+    return fhir_response(
+        fhir.searchset(
+            entries, total=total, self_url=self_url, next_url=next_url, previous_url=prev_url
+        )
+    )
+
+
 def _entourage_searchset(
     resource_type: str,
     rows: list[sqlite3.Row],
@@ -1462,12 +1469,7 @@ def _entourage_searchset(
         entity_ids=[f"{resource_type}/{row['id']}" for row in page],
         description=f"{resource_type} : {total} {what}",
     )
-    self_url, next_url, prev_url = paging.links(settings, resource_type, used, total)
-    return fhir_response(
-        fhir.searchset(
-            entries, total=total, self_url=self_url, next_url=next_url, previous_url=prev_url
-        )
-    )
+    return _paged_searchset(settings, paging, resource_type, used, entries, total)
 
 
 # -- what the patient's app would show -------------------------------------------------------------
