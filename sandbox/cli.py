@@ -234,6 +234,19 @@ def _check_initialised(directory: Path) -> None:
             f"{directory} is not an initialised sandbox (no {DB_NAME}): "
             f"run `dmp-sandbox init {directory}` first"
         )
+    from sandbox.store import SCHEMA_VERSION, Store
+
+    store = Store(directory / DB_NAME)
+    try:
+        version = store.schema_version()
+    finally:
+        store.close()
+    if version != SCHEMA_VERSION:
+        raise CliError(
+            f"{directory} was made by another version of the sandbox (schema {version}, "
+            f"expected {SCHEMA_VERSION}): run `dmp-sandbox init {directory} --force` to "
+            "recreate it"
+        )
 
 
 def _base_url(text: str | None, port: int) -> str:

@@ -51,6 +51,10 @@ class Store:
         store._conn.executescript(schema)
         return store
 
+    def schema_version(self) -> int:
+        row = self.query_one("PRAGMA user_version")
+        return 0 if row is None else int(row[0])
+
     def close(self) -> None:
         self._conn.close()
 
@@ -152,10 +156,6 @@ class Store:
             sha1=row["sha1"],
             replaces=row["replaces"],
         )
-
-    def document_by_id(self, doc_id: str) -> DocumentMeta | None:
-        row = self.query_one("SELECT * FROM documents WHERE id = ?", (doc_id,))
-        return None if row is None else self.document(row)
 
     # -- traces --------------------------------------------------------------------------------
     def audit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -159,6 +160,19 @@ def test_serve_explains_an_uninitialised_directory(
     code, _ = run("serve", str(tmp_path))
     assert code == 1
     assert "dmp-sandbox init" in capsys.readouterr().err
+
+
+def test_serve_explains_data_of_another_schema_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "old"
+    assert init_small(directory)[0] == 0
+    with sqlite3.connect(directory / "sandbox.sqlite3") as conn:
+        conn.execute("PRAGMA user_version = 1")
+    code, _ = run("serve", str(directory))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "schema 1" in err and "--force" in err
 
 
 def test_serve_rejects_a_relative_base_url(
