@@ -167,8 +167,11 @@ def test_serve_explains_data_of_another_schema_version(
 ) -> None:
     directory = tmp_path / "old"
     assert init_small(directory)[0] == 0
-    with sqlite3.connect(directory / "sandbox.sqlite3") as conn:
+    conn = sqlite3.connect(directory / "sandbox.sqlite3")
+    try:
         conn.execute("PRAGMA user_version = 1")
+    finally:
+        conn.close()
     code, _ = run("serve", str(directory))
     assert code == 1
     err = capsys.readouterr().err
