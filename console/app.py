@@ -258,17 +258,22 @@ def _default_dossier(
     deposits: DepositService | None = None,
     login_provider: Callable[[], ProfessionalLogin | None] | None = None,
     preferences: PreferenceStore | None = None,
+    cache: CacheService | None = None,
 ) -> DossierPage:
+    from console.services.cache import CacheVisitStore
     from console.services.presets import PresetService
-    from console.services.visits import InMemoryVisitStore, VisitService
+    from console.services.visits import InMemoryVisitStore, VisitService, VisitStore
     from console.views.dossier_view import DossierView
 
+    # Last visits are patient data: in the professional's encrypted cache (they survive a
+    # restart); in memory for the session when there is no cache (e-CPS without a keychain).
+    store: VisitStore = InMemoryVisitStore()
+    if cache is not None:
+        store = CacheVisitStore(cache, fallback=store)
     return DossierView(
         dossier_service,
         presets=None if preferences is None else PresetService(preferences),
-        # Last visits are patient data: in memory for the session (the encrypted cache does
-        # not implement VisitStore yet), so a new process behaves as a first opening.
-        visits=VisitService(InMemoryVisitStore()),
+        visits=VisitService(store),
         header=header,
         vaccinations=vaccinations,
         entourage=entourage,
@@ -544,6 +549,7 @@ class ConsoleApp:
                 deposits=self.deposits,
                 login_provider=lambda: self.session.login,
                 preferences=self._preferences,
+                cache=self.cache,
             )
         return self._dossier_factory(self.dossier_service)
 

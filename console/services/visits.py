@@ -8,11 +8,13 @@ history without a date limit (:func:`~console.domain.dossier.opening_queries`).
 Which patients a professional opened, when, and their documents' metadata are patient data:
 they never go to a plain file. They live behind :class:`VisitStore`:
 
-- :class:`InMemoryVisitStore` (today): what was opened in this process. A later opening in
-  the same session merges with what was fetched earlier in the session; a fresh process
-  behaves as a first opening (two years, nothing marked new).
-- The encrypted cache (``console/cache/store.py``, SQLCipher, key bound to the card) will
-  implement the same Protocol, so that later openings survive a restart.
+- ``CacheVisitStore`` (``console/services/cache.py``) over the encrypted cache (SQLCipher,
+  key bound to the card): later openings survive a restart. The console uses it whenever
+  the professional has a cache.
+- :class:`InMemoryVisitStore`: what was opened in this process (no cache: e-CPS without a
+  keychain; and the cache's fallback while it is closed). A later opening in the same
+  session merges with what was fetched earlier; a fresh process behaves as a first opening
+  (two years, nothing marked new).
 
 Visits are keyed by professional (her idNat), patient (INS) and access mode: what a bris de
 glace opening showed (masked documents included) is never merged into a normal opening.

@@ -1222,7 +1222,7 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location line="+2"/>
         <source>Déposé le</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposited on</translation>
     </message>
     <message>
         <location line="+2"/>
@@ -1247,7 +1247,7 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location line="+2"/>
         <source>Profession</source>
-        <translation type="unfinished">Profession</translation>
+        <translation>Profession</translation>
     </message>
     <message>
         <location line="+2"/>
@@ -1267,7 +1267,7 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location line="+43"/>
         <source>Masqué</source>
-        <translation>Hidden</translation>
+        <translation>Masked</translation>
     </message>
     <message>
         <location line="+2"/>
@@ -1302,7 +1302,7 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location line="+6"/>
         <source>Déposé depuis votre dernière consultation de ce dossier</source>
-        <translation type="unfinished"></translation>
+        <translation>Deposited since you last opened this record</translation>
     </message>
 </context>
 <context>
@@ -1368,12 +1368,12 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location line="+3"/>
         <source>Les documents masqués aux professionnels vous sont visibles, en tant que médecin traitant.</source>
-        <translation>Documents hidden from professionals are visible to you, as the regular doctor.</translation>
+        <translation>Documents masked from professionals are visible to you, as the regular doctor.</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Accès en bris de glace : les documents masqués aux professionnels vous sont visibles.</source>
-        <translation>Break-glass access: documents hidden from professionals are visible to you.</translation>
+        <translation>Break-glass access: documents masked from professionals are visible to you.</translation>
     </message>
     <message>
         <location line="+5"/>
@@ -1388,7 +1388,7 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location line="+2"/>
         <source>En mode centre 15, les documents masqués restent invisibles.</source>
-        <translation>In centre 15 mode, hidden documents stay invisible.</translation>
+        <translation>In centre 15 mode, masked documents stay invisible.</translation>
     </message>
     <message>
         <location line="+8"/>
@@ -1439,19 +1439,19 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DossierView</name>
     <message>
-        <location filename="../../console/views/dossier_view.py" line="+288"/>
+        <location filename="../../console/views/dossier_view.py" line="+337"/>
         <source>Fermer le dossier</source>
         <translation>Close the record</translation>
     </message>
     <message>
-        <location line="+31"/>
-        <location line="+399"/>
+        <location line="+40"/>
+        <location line="+557"/>
         <location line="+10"/>
         <source>2 dernières années</source>
         <translation>Last 2 years</translation>
     </message>
     <message>
-        <location line="-403"/>
+        <location line="-561"/>
         <source>Retirer ce filtre : afficher tout l&apos;historique du patient</source>
         <translation>Remove this filter: show the patient&apos;s whole history</translation>
     </message>
@@ -1471,7 +1471,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Patient&apos;s documents</translation>
     </message>
     <message>
-        <location line="+345"/>
+        <location line="+503"/>
         <source>Règle du DMP : à la première ouverture, seuls les documents des deux dernières années sont listés (depuis le {start}).</source>
         <translation>DMP rule: at the first opening, only the documents of the last two years are listed (since {start}).</translation>
     </message>
@@ -1481,9 +1481,69 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Date of birth unknown</translation>
     </message>
     <message>
-        <location line="-12"/>
+        <location line="-389"/>
+        <source>Documents</source>
+        <translation>Documents</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Vaccinations</source>
+        <translation>Vaccinations</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Entourage et volontés</source>
+        <translation>Relatives and wishes</translation>
+    </message>
+    <message>
+        <location line="+61"/>
+        <source>Masqué — révélé par le bris de glace</source>
+        <translation>Masked — revealed by break-glass</translation>
+    </message>
+    <message>
+        <location line="+165"/>
+        <source>Session verrouillée : reconnectez-vous avec votre carte.</source>
+        <translation>Session locked: sign in again with your card.</translation>
+    </message>
+    <message>
+        <location line="+26"/>
+        <source>Document remplacé : la liste est mise à jour.</source>
+        <translation>Document replaced: the list is being updated.</translation>
+    </message>
+    <message>
+        <location line="+22"/>
+        <source>Document masqué aux professionnels.</source>
+        <translation>Document masked from professionals.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Document de nouveau visible aux professionnels.</source>
+        <translation>Document visible to professionals again.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Document visible au patient.</source>
+        <translation>Document visible to the patient.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Document invisible au patient.</source>
+        <translation>Document invisible to the patient.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Document supprimé du DMP.</source>
+        <translation>Document deleted from the DMP.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Document mis à jour.</source>
+        <translation>Document updated.</translation>
+    </message>
+    <message>
+        <location line="+86"/>
         <source>Disposition par défaut</source>
-        <translation type="unfinished"></translation>
+        <translation>Default layout</translation>
     </message>
     <message>
         <location line="+16"/>
@@ -1523,7 +1583,7 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location line="+22"/>
         <source>Règle du DMP : les documents connus depuis votre première consultation couvrent les deux dernières années ; seuls les dépôts depuis votre dernière consultation ({since}) ont été recherchés.</source>
-        <translation type="unfinished"></translation>
+        <translation>DMP rule: the documents known since you first opened this record cover the last two years; only the deposits made since you last opened it ({since}) were searched.</translation>
     </message>
     <message>
         <location line="+58"/>
@@ -1563,17 +1623,17 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location line="+13"/>
         <source>Rien de nouveau depuis le {since}</source>
-        <translation type="unfinished"></translation>
+        <translation>Nothing new since {since}</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>1 nouveau document depuis le {since}</source>
-        <translation type="unfinished"></translation>
+        <translation>1 new document since {since}</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>{count} nouveaux documents depuis le {since}</source>
-        <translation type="unfinished"></translation>
+        <translation>{count} new documents since {since}</translation>
     </message>
 </context>
 <context>
@@ -1919,204 +1979,204 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location filename="../../console/views/filter_bar.py" line="+126"/>
         <source>Filtrer : titre, type, auteur… (Ctrl+F)</source>
-        <translation type="unfinished"></translation>
+        <translation>Filter: title, type, author… (Ctrl+F)</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Filtrer les documents</source>
-        <translation type="unfinished"></translation>
+        <translation>Filter the documents</translation>
     </message>
     <message>
         <location line="+7"/>
         <source>Type</source>
-        <translation type="unfinished">Type</translation>
+        <translation>Type</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Classe</source>
-        <translation type="unfinished">Class</translation>
+        <translation>Class</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Auteur</source>
-        <translation type="unfinished">Author</translation>
+        <translation>Author</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Visibilité</source>
-        <translation type="unfinished">Visibility</translation>
+        <translation>Visibility</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Archivés</source>
-        <translation type="unfinished"></translation>
+        <translation>Archived</translation>
     </message>
     <message>
         <location line="+2"/>
         <location line="+319"/>
         <source>Nouveaux seulement</source>
-        <translation type="unfinished"></translation>
+        <translation>New only</translation>
     </message>
     <message>
         <location line="-314"/>
         <source>Effacer tous les filtres</source>
-        <translation type="unfinished"></translation>
+        <translation>Clear all filters</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Filtres</source>
-        <translation type="unfinished"></translation>
+        <translation>Filters</translation>
     </message>
     <message>
         <location line="+6"/>
         <source>Du</source>
-        <translation type="unfinished"></translation>
+        <translation>From</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Au</source>
-        <translation type="unfinished"></translation>
+        <translation>To</translation>
     </message>
     <message>
         <location line="+6"/>
         <source>Appliquer</source>
-        <translation type="unfinished"></translation>
+        <translation>Apply</translation>
     </message>
     <message>
         <location line="+11"/>
         <source>Période</source>
-        <translation type="unfinished"></translation>
+        <translation>Period</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Nouveaux</source>
-        <translation type="unfinished"></translation>
+        <translation>New</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>N&apos;afficher que les documents déposés depuis votre dernière consultation</source>
-        <translation type="unfinished"></translation>
+        <translation>Show only the documents deposited since you last opened this record</translation>
     </message>
     <message>
         <location line="+9"/>
         <source>Favoris</source>
-        <translation type="unfinished"></translation>
+        <translation>Favourites</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Filtres enregistrés</source>
-        <translation type="unfinished"></translation>
+        <translation>Saved filters</translation>
     </message>
     <message>
         <location line="+121"/>
         <source>Enregistrer le filtre</source>
-        <translation type="unfinished"></translation>
+        <translation>Save the filter</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Nom du filtre :</source>
-        <translation type="unfinished"></translation>
+        <translation>Filter name:</translation>
     </message>
     <message>
         <location line="+45"/>
         <source>Tous les documents</source>
-        <translation type="unfinished"></translation>
+        <translation>All documents</translation>
     </message>
     <message>
         <location line="+1"/>
         <source>Masquer les archivés</source>
-        <translation type="unfinished"></translation>
+        <translation>Hide archived</translation>
     </message>
     <message>
         <location line="+1"/>
         <location line="+103"/>
         <source>Archivés seulement</source>
-        <translation type="unfinished"></translation>
+        <translation>Archived only</translation>
     </message>
     <message>
         <location line="-90"/>
         <source>Nouveaux seulement ({count})</source>
-        <translation type="unfinished"></translation>
+        <translation>New only ({count})</translation>
     </message>
     <message>
         <location line="+13"/>
         <source>(aucun)</source>
-        <translation type="unfinished"></translation>
+        <translation>(none)</translation>
     </message>
     <message>
         <location line="+28"/>
         <source>Enregistrer le filtre actuel…</source>
-        <translation type="unfinished"></translation>
+        <translation>Save the current filter…</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Supprimer</source>
-        <translation type="unfinished">Delete</translation>
+        <translation>Delete</translation>
     </message>
     <message>
         <location line="+10"/>
         <source>Masqué aux professionnels</source>
-        <translation type="unfinished"></translation>
+        <translation>Masked from professionals</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Invisible pour le patient</source>
-        <translation type="unfinished"></translation>
+        <translation>Invisible to the patient</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Invisible pour les représentants légaux</source>
-        <translation type="unfinished"></translation>
+        <translation>Invisible to legal representatives</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Normale</source>
-        <translation type="unfinished"></translation>
+        <translation>Normal</translation>
     </message>
     <message>
         <location line="+8"/>
         <source>Texte : « {text} »</source>
-        <translation type="unfinished"></translation>
+        <translation>Text: “{text}”</translation>
     </message>
     <message>
         <location line="+4"/>
         <source>Type : {label}</source>
-        <translation type="unfinished"></translation>
+        <translation>Type: {label}</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Classe : {label}</source>
-        <translation type="unfinished"></translation>
+        <translation>Class: {label}</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Auteur : {label}</source>
-        <translation type="unfinished"></translation>
+        <translation>Author: {label}</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Depuis le {date}</source>
-        <translation type="unfinished"></translation>
+        <translation>From {date}</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Jusqu&apos;au {date}</source>
-        <translation type="unfinished"></translation>
+        <translation>Until {date}</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Visibilité : {label}</source>
-        <translation type="unfinished"></translation>
+        <translation>Visibility: {label}</translation>
     </message>
     <message>
         <location line="+9"/>
         <source>Sans les archivés</source>
-        <translation type="unfinished"></translation>
+        <translation>Excluding archived</translation>
     </message>
     <message>
         <location line="+17"/>
         <source>Retirer le filtre {text}</source>
-        <translation type="unfinished"></translation>
+        <translation>Remove the filter {text}</translation>
     </message>
 </context>
 <context>
@@ -2927,87 +2987,87 @@ The document will no longer be listed for anyone. This action is final.</transla
         <location line="-562"/>
         <location line="+1"/>
         <source>Rechercher dans le document</source>
-        <translation type="unfinished"></translation>
+        <translation>Find in the document</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Résultat précédent (Maj+F3)</source>
-        <translation type="unfinished"></translation>
+        <translation>Previous match (Shift+F3)</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Résultat suivant (F3)</source>
-        <translation type="unfinished"></translation>
+        <translation>Next match (F3)</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Enregistrer une copie…</source>
-        <translation type="unfinished"></translation>
+        <translation>Save a copy…</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Imprimer…</source>
-        <translation type="unfinished"></translation>
+        <translation>Print…</translation>
     </message>
     <message>
         <location line="+340"/>
         <source>Aucun résultat</source>
-        <translation type="unfinished"></translation>
+        <translation>No match</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>{count} résultat(s)</source>
-        <translation type="unfinished"></translation>
+        <translation>{count} match(es)</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>{index} sur {count}</source>
-        <translation type="unfinished"></translation>
+        <translation>{index} of {count}</translation>
     </message>
     <message>
         <location line="+22"/>
         <source>document</source>
-        <translation type="unfinished"></translation>
+        <translation>document</translation>
     </message>
     <message>
         <location line="+6"/>
         <source>Enregistrer une copie du document</source>
-        <translation type="unfinished"></translation>
+        <translation>Save a copy of the document</translation>
     </message>
     <message>
         <location line="+19"/>
         <source>Copie impossible : {reason}</source>
-        <translation type="unfinished"></translation>
+        <translation>Copy failed: {reason}</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Copie enregistrée : {path}</source>
-        <translation type="unfinished"></translation>
+        <translation>Copy saved: {path}</translation>
     </message>
     <message>
         <location line="+18"/>
         <source>Document</source>
-        <translation type="unfinished"></translation>
+        <translation>Document</translation>
     </message>
     <message>
         <location line="+22"/>
         <source>Document envoyé à l&apos;impression.</source>
-        <translation type="unfinished"></translation>
+        <translation>Document sent to the printer.</translation>
     </message>
     <message>
         <location line="+2"/>
         <source>Impression impossible.</source>
-        <translation type="unfinished"></translation>
+        <translation>Printing failed.</translation>
     </message>
     <message>
         <location line="+57"/>
         <source>Vérification du PDF…</source>
-        <translation type="unfinished"></translation>
+        <translation>Checking the PDF…</translation>
     </message>
     <message>
         <location line="+53"/>
         <source>Document CDA</source>
-        <translation type="unfinished"></translation>
+        <translation>CDA document</translation>
     </message>
     <message>
         <location line="+6"/>
@@ -3017,7 +3077,7 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location line="+2"/>
         <source>Structure : {name}</source>
-        <translation type="unfinished"></translation>
+        <translation>Organisation: {name}</translation>
     </message>
     <message>
         <location line="+62"/>
@@ -3032,32 +3092,32 @@ The document will no longer be listed for anyone. This action is final.</transla
     <message>
         <location line="+4"/>
         <source>Ce PDF est trop volumineux pour l&apos;aperçu ({size} Mo, au plus {limit} Mo). Enregistrez une copie pour l&apos;ouvrir avec un autre lecteur.</source>
-        <translation type="unfinished"></translation>
+        <translation>This PDF is too large to preview ({size} MB, {limit} MB at most). Save a copy to open it in another viewer.</translation>
     </message>
     <message>
         <location line="+7"/>
         <source>Ce PDF a trop de pages pour l&apos;aperçu ({pages}, au plus {limit}). Enregistrez une copie pour l&apos;ouvrir avec un autre lecteur.</source>
-        <translation type="unfinished"></translation>
+        <translation>This PDF has too many pages to preview ({pages}, {limit} at most). Save a copy to open it in another viewer.</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Ce PDF met trop longtemps à s&apos;ouvrir (plus de {seconds} s) : l&apos;aperçu a été interrompu. Il est peut-être endommagé.</source>
-        <translation type="unfinished"></translation>
+        <translation>This PDF takes too long to open (over {seconds} s): the preview was stopped. It may be damaged.</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Ce PDF demande trop de mémoire pour l&apos;aperçu : il a été écarté. Il est peut-être endommagé.</source>
-        <translation type="unfinished"></translation>
+        <translation>This PDF needs too much memory to preview: it was not loaded. It may be damaged.</translation>
     </message>
     <message>
         <location line="+5"/>
         <source>Ce PDF a fait échouer le lecteur PDF : il est probablement endommagé.</source>
-        <translation type="unfinished"></translation>
+        <translation>This PDF crashed the PDF viewer: it is probably damaged.</translation>
     </message>
     <message>
         <location line="+3"/>
         <source>Le contrôle des PDF n&apos;a pas pu démarrer : l&apos;aperçu est impossible.</source>
-        <translation type="unfinished"></translation>
+        <translation>The PDF check could not start: no preview is possible.</translation>
     </message>
     <message>
         <location line="+2"/>
