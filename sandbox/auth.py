@@ -10,6 +10,13 @@
   played by ``POST /sandbox/ecps/{auth_req_id}/approve`` (or ``/deny``) and
   ``GET /sandbox/ecps/pending``. These two OAuth endpoints answer errors as OAuth JSON
   (``{"error", "error_description"}``), everything else as OperationOutcome.
+* e-CPS refresh: the CIBA token answer also carries a ``refresh_token`` (cards renew by
+  signing a new challenge and get none). ``POST /auth/token`` (form:
+  ``grant_type=refresh_token``, ``refresh_token``) exchanges it for a new access token and a
+  new refresh token, without the phone; the one presented is used up (rotation). Presenting
+  a used one again revokes its whole family (every refresh token of that login and the
+  access tokens they gave). No token of a login outlives ``ecps_session_max_s`` after its
+  approval on the phone.
 * ``POST /auth/access`` opens a patient's record in an access mode (normal, bris de glace,
   centre 15) after :func:`console.domain.rules.check_patient_access`, and issues a token
   scoped to that patient and to that *access episode*; ``POST /auth/access/end`` ends it.
@@ -17,8 +24,8 @@
   previous one (end reason ``superseded``).
 * ``GET /auth/whoami`` describes the caller's token.
 
-Every login attempt and every access mode change is an AuditEvent. Nothing here ever logs or
-audits a certificate, a signature, a token or a PIN.
+Every login attempt, every refresh attempt and every access mode change is an AuditEvent.
+Nothing here ever logs or audits a certificate, a signature, a token or a PIN.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import secrets
 import sqlite3
 import unicodedata
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 from urllib.parse import parse_qs
@@ -65,13 +73,14 @@ from sandbox.deps import (
 from sandbox.errors import FhirError
 from sandbox.store import Store
 
-__all__ = ["CIBA_GRANT_TYPE", "router"]
+__all__ = ["CIBA_GRANT_TYPE", "REFRESH_GRANT_TYPE", "router"]
 
 log = logging.getLogger(__name__)
 
 router = APIRouter()
 
 CIBA_GRANT_TYPE: Final = "urn:openid:params:grant-type:ciba"
+REFRESH_GRANT_TYPE: Final = "refresh_token"
 SIGNATURE_ALGORITHMS: Final = ("RS256", "PS256")
 
 AUTH_TYPE: Final = "110114"
@@ -477,15 +486,18 @@ async def ciba_start(request: Request) -> JSONResponse:
 
 @router.post("/auth/token", tags=["auth"])
 async def token(request: Request) -> JSONResponse:
-    """The CIBA token endpoint (poll mode)."""
+    """The token endpoint: the CIBA grant (poll mode) and the e-CPS sessions' refresh grant."""
     store, settings, now = get_store(request), get_settings(request), get_clock(request)()
     try:
         form = await _form(request)
         grant_type = form.get("grant_type", "")
+        if grant_type == REFRESH_GRANT_TYPE:
+            return _refresh(store, settings, form.get("refresh_token", ""), now)
         if grant_type != CIBA_GRANT_TYPE:
             raise _OAuthError(
                 "unsupported_grant_type",
-                f"Seul le grant_type {CIBA_GRANT_TYPE} est pris en charge.",
+                f"Seuls les grant_type {CIBA_GRANT_TYPE} et {REFRESH_GRANT_TYPE} sont pris en "
+                "charge.",
             )
         auth_req_id = form.get("auth_req_id", "")
         if not auth_req_id:
@@ -493,7 +505,155 @@ async def token(request: Request) -> JSONResponse:
         id_nat = _poll(request, store, auth_req_id, now)
     except _OAuthError as exc:
         return exc.response()
-    return _token_answer(store, settings, id_nat, now)
+    with store.transaction():
+        tokens = _ecps_tokens(
+            store,
+            settings,
+            id_nat,
+            now,
+            family_id=uuid.uuid4().hex,
+            session_ends=now + settings.ecps_session_max_s,
+        )
+    return tokens.response()
+
+
+@dataclass(frozen=True, slots=True)
+class _EcpsTokens:
+    """An e-CPS token answer: the access token and the refresh token that renews it."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_in: int
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(
+            {
+                "access_token": self.access_token,
+                "token_type": "Bearer",
+                "expires_in": self.expires_in,
+                "refresh_token": self.refresh_token,
+            },
+            headers=_NO_STORE,
+        )
+
+
+def _ecps_tokens(
+    store: Store,
+    settings: Settings,
+    id_nat: str,
+    now: float,
+    *,
+    family_id: str,
+    session_ends: float,
+) -> _EcpsTokens:
+    """Issue (inside a transaction) an access token and the next refresh token of a family;
+    neither outlives ``session_ends``."""
+    access_expires = min(now + settings.professional_token_ttl_s, session_ends)
+    access = issue_token(store, id_nat=id_nat, kind="professional", expires=access_expires)
+    refresh = secrets.token_urlsafe(32)
+    store.execute(
+        "INSERT INTO refresh_tokens(token_hash, family_id, id_nat, access_hash, created,"
+        " expires, session_ends) VALUES (?,?,?,?,?,?,?)",
+        (
+            hash_token(refresh),
+            family_id,
+            id_nat,
+            hash_token(access),
+            now,
+            min(now + settings.refresh_token_ttl_s, session_ends),
+            session_ends,
+        ),
+    )
+    return _EcpsTokens(access, refresh, max(0, int(access_expires - now)))
+
+
+def _refresh(store: Store, settings: Settings, refresh_token: str, now: float) -> JSONResponse:
+    """The refresh grant: a new access token and the next refresh token, or raise _OAuthError."""
+    if not refresh_token:
+        raise _OAuthError("invalid_request", "Paramètre refresh_token absent.")
+    with store.transaction() as conn:  # a refusal's revocation and trace are committed too
+        answer = _refresh_in(store, settings, conn, refresh_token, now)
+    if isinstance(answer, _OAuthError):
+        raise answer
+    return answer.response()
+
+
+def _refresh_in(
+    store: Store, settings: Settings, conn: sqlite3.Connection, refresh_token: str, now: float
+) -> _EcpsTokens | _OAuthError:
+    token_hash = hash_token(refresh_token)
+    row = conn.execute(
+        "SELECT * FROM refresh_tokens WHERE token_hash = ?", (token_hash,)
+    ).fetchone()
+    again = "une nouvelle validation e-CPS sur le téléphone est nécessaire."
+    if row is None:
+        _audit_refresh(store, None, "4", "Renouvellement e-CPS refusé : jeton inconnu.")
+        return _OAuthError("invalid_grant", f"Jeton de rafraîchissement inconnu : {again}")
+    actor = store.actor(row["id_nat"])
+    if row["revoked"]:
+        _audit_refresh(store, actor, "4", "Renouvellement e-CPS refusé : session révoquée.")
+        return _OAuthError(
+            "invalid_grant", f"Jeton de rafraîchissement révoqué (session e-CPS fermée) : {again}"
+        )
+    if row["used"] is not None:
+        # A used token comes back: it leaked, or a client kept an old copy. Nobody can tell
+        # the thief from the professional, so the whole family stops (RFC 9700, the OAuth
+        # security BCP: refresh token rotation).
+        _revoke_family(conn, row["family_id"])
+        _audit_refresh(
+            store,
+            actor,
+            "8",
+            "Renouvellement e-CPS refusé : jeton de rafraîchissement déjà utilisé (rejeu). "
+            "La session e-CPS est révoquée.",
+        )
+        return _OAuthError(
+            "invalid_grant",
+            "Ce jeton de rafraîchissement a déjà été utilisé : par sécurité, la session e-CPS "
+            f"est révoquée ; {again}",
+        )
+    if now >= row["expires"]:
+        capped = row["expires"] >= row["session_ends"]
+        what = "la durée maximale de la session e-CPS est atteinte" if capped else "il a expiré"
+        _audit_refresh(store, actor, "4", f"Renouvellement e-CPS refusé : {what}.")
+        return _OAuthError("invalid_grant", f"Jeton de rafraîchissement refusé, {what} : {again}")
+    if actor is None:  # left the directory since the login
+        gone = f"Renouvellement e-CPS refusé : {row['id_nat']} absent de l'annuaire."
+        _audit_refresh(store, None, "4", gone)
+        return _OAuthError("invalid_grant", "Professionnel absent de l'annuaire.")
+    conn.execute("UPDATE refresh_tokens SET used = ? WHERE token_hash = ?", (now, token_hash))
+    tokens = _ecps_tokens(
+        store,
+        settings,
+        actor.id_nat,
+        now,
+        family_id=row["family_id"],
+        session_ends=float(row["session_ends"]),
+    )
+    _audit_refresh(store, actor, "0", "Session e-CPS renouvelée (jeton de rafraîchissement).")
+    return tokens
+
+
+def _revoke_family(conn: sqlite3.Connection, family_id: str) -> None:
+    """Revoke every refresh token of a family and the access tokens they were issued with."""
+    conn.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?", (family_id,))
+    conn.execute(
+        "UPDATE tokens SET revoked = 1 WHERE token_hash IN "
+        "(SELECT access_hash FROM refresh_tokens WHERE family_id = ?)",
+        (family_id,),
+    )
+
+
+def _audit_refresh(store: Store, actor: Actor | None, outcome: str, description: str) -> None:
+    store.audit(
+        subtype="refresh",
+        action="E",
+        agent=actor,
+        patient_ins=None,
+        outcome=outcome,
+        type_code=AUTH_TYPE,
+        description=description,
+    )
 
 
 def _poll(request: Request, store: Store, auth_req_id: str, now: float) -> str:

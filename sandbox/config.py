@@ -21,6 +21,11 @@ class Settings:
     challenge_ttl_s: int = 120
     ciba_expires_s: int = 120
     ciba_interval_s: int = 2
+    refresh_token_ttl_s: int = 12 * 3600
+    """Lifetime of an e-CPS refresh token; each refresh answers a new one (rotation)."""
+    ecps_session_max_s: int = 24 * 3600
+    """Absolute cap of an e-CPS session, from the approval on the phone: no refresh token nor
+    access token of that login outlives it (then a new approval is needed)."""
     page_default: int = 50
     page_max: int = 1000
 

@@ -1,11 +1,12 @@
 -- The sandbox's SQLite schema. user_version tracks migrations:
 --   1: the first schema;
---   2: related_persons and advance_directives ("Entourage et volontés").
--- Every table is CREATE TABLE IF NOT EXISTS, so running this file on a version 1 database
--- adds what version 2 brought (existing directories are re-seeded by `init --force`).
+--   2: related_persons and advance_directives ("Entourage et volontés");
+--   3: refresh_tokens (e-CPS sessions refreshed without the phone).
+-- Every table is CREATE TABLE IF NOT EXISTS, so running this file on an older database adds
+-- what the later versions brought (existing directories are re-seeded by `init --force`).
 -- Times: ISO 8601 with timezone in TEXT columns named *_at / created / deposited;
 -- epoch seconds (REAL) in the auth tables (expires, started...).
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 CREATE TABLE IF NOT EXISTS meta (          -- seed, reference date, init options and time
     key TEXT PRIMARY KEY,
@@ -203,3 +204,19 @@ CREATE TABLE IF NOT EXISTS tokens (        -- bearer tokens, stored hashed
     expires REAL NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
 );
+
+-- Refresh tokens of e-CPS sessions (version 3), stored hashed like the bearer tokens. One
+-- family per CIBA login: each refresh marks the token it consumed as used and issues the
+-- next one of the family; a used token presented again revokes the whole family.
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash TEXT PRIMARY KEY,           -- sha256 of the refresh token
+    family_id TEXT NOT NULL,               -- the CIBA login the token descends from
+    id_nat TEXT NOT NULL,
+    access_hash TEXT NOT NULL,             -- the access token issued with it (tokens.token_hash)
+    created REAL NOT NULL,
+    expires REAL NOT NULL,                 -- its own end: created + refresh_token_ttl_s, capped
+    session_ends REAL NOT NULL,            -- the family's absolute end (approval + cap)
+    used REAL,                             -- when it was exchanged for the next one, or NULL
+    revoked INTEGER NOT NULL DEFAULT 0     -- 1 once its family was revoked (replay)
+);
+CREATE INDEX IF NOT EXISTS refresh_by_family ON refresh_tokens (family_id);

@@ -26,7 +26,7 @@ from console.domain.models import (
 )
 
 DB_NAME = "sandbox.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def now_iso() -> str:

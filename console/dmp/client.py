@@ -77,6 +77,7 @@ from console.domain.session import (
     EcpsExpiredError,
     EcpsPhoneRequest,
     EcpsPollStatus,
+    EcpsRefreshRefusedError,
     EcpsRefusedError,
     EcpsRequest,
     EcpsUnknownIdentifierError,
@@ -93,6 +94,11 @@ RETRY_STATUSES: Final = frozenset({429, 503})
 DEFAULT_BACKOFF_S: Final = 1.0
 """Wait before a retry when a 429/503 answer has no usable Retry-After."""
 CIBA_GRANT_TYPE: Final = "urn:openid:params:grant-type:ciba"
+REFRESH_GRANT_TYPE: Final = "refresh_token"
+NEW_APPROVAL_MESSAGE: Final = (
+    "La session e-CPS ne peut plus être prolongée : une nouvelle validation sur le téléphone "
+    "est nécessaire."
+)
 CIBA_DEFAULT_INTERVAL_S: Final = 5.0
 """CIBA core 1.0, section 7.3: the poll interval when the server gives none."""
 
@@ -283,6 +289,16 @@ class HttpDmpGateway:
             raise ProtocolError(f"Réponse du serveur DMP incomplète : {where}.expires_in.")
         return token, datetime.now(UTC) + timedelta(seconds=float(expires_in))
 
+    @staticmethod
+    def _refresh_token(body: dict[str, Any], where: str) -> str | None:
+        """The token answer's ``refresh_token``, None when it has none."""
+        refresh = body.get("refresh_token")
+        if refresh is None:
+            return None
+        if not isinstance(refresh, str) or not refresh:
+            raise ProtocolError(f"Réponse du serveur DMP invalide : {where}.refresh_token.")
+        return refresh
+
     # -- authentication ----------------------------------------------------------------------
     async def challenge(self) -> str:
         """A fresh single-use nonce for the card to sign (``POST /auth/challenge``)."""
@@ -349,8 +365,9 @@ class HttpDmpGateway:
         """One poll of the token endpoint (``POST /auth/token``).
 
         Returns:
-            The professional's login once approved (the token is handed out once), else
-            ``PENDING`` or ``SLOW_DOWN`` (poll less often).
+            The professional's login once approved (the token is handed out once, with the
+            refresh token that renews it when the server gives one), else ``PENDING`` or
+            ``SLOW_DOWN`` (poll less often).
 
         Raises:
             EcpsRefusedError: refused on the phone.
@@ -378,8 +395,10 @@ class HttpDmpGateway:
                         "La demande de connexion e-CPS a expiré.", exc.reason
                     ) from None
             raise
-        token, expires_at = self._token_answer(self._json(response), "/auth/token")
-        login = await self._login_from_token(token, expires_at)
+        body = self._json(response)
+        token, expires_at = self._token_answer(body, "/auth/token")
+        refresh = self._refresh_token(body, "/auth/token")
+        login = await self._login_from_token(token, expires_at, refresh)
         if login.id_nat != request.id_nat:
             raise ProtocolError(
                 "Réponse du serveur DMP incohérente : le jeton e-CPS n'est pas celui du "
@@ -387,7 +406,45 @@ class HttpDmpGateway:
             )
         return login
 
-    async def _login_from_token(self, token: str, expires_at: datetime) -> ProfessionalLogin:
+    async def refresh_ecps(self, login: ProfessionalLogin) -> ProfessionalLogin:
+        """Renew an e-CPS session without the phone (``POST /auth/token``,
+        ``grant_type=refresh_token``).
+
+        Returns:
+            The same professional's login with a new token and the next refresh token (the
+            server rotates them; one that gives none keeps the current one valid).
+
+        Raises:
+            EcpsRefreshRefusedError: the server refused the refresh token (``invalid_grant``:
+                expired, revoked, already used), or `login` has none: a new approval on the
+                phone is needed.
+            NetworkError, ServerError: as any call (worth trying again).
+        """
+        if login.refresh_token is None:
+            raise EcpsRefreshRefusedError(NEW_APPROVAL_MESSAGE)
+        form = {"grant_type": REFRESH_GRANT_TYPE, "refresh_token": login.refresh_token}
+        try:
+            response = await self._send(
+                "POST", self._url("/auth/token"), form_body=form, accept="application/json"
+            )
+        except ServerError as exc:
+            if exc.reason == "invalid_grant":
+                raise EcpsRefreshRefusedError(NEW_APPROVAL_MESSAGE, exc.reason) from None
+            raise
+        body = self._json(response)
+        token, expires_at = self._token_answer(body, "/auth/token")
+        refresh = self._refresh_token(body, "/auth/token") or login.refresh_token
+        renewed = await self._login_from_token(token, expires_at, refresh)
+        if renewed.id_nat != login.id_nat:
+            raise ProtocolError(
+                "Réponse du serveur DMP incohérente : le jeton renouvelé n'est pas celui du "
+                "même professionnel."
+            )
+        return renewed
+
+    async def _login_from_token(
+        self, token: str, expires_at: datetime, refresh_token: str | None = None
+    ) -> ProfessionalLogin:
         response = await self._send(
             "GET", self._url("/auth/whoami"), token=token, accept="application/json"
         )
@@ -408,6 +465,7 @@ class HttpDmpGateway:
             profession=profession,
             token=token,
             expires_at=expires_at,
+            refresh_token=refresh_token,
         )
 
     # -- patient and access mode -------------------------------------------------------------

@@ -12,13 +12,19 @@ from console.domain.terminology import VACCINATION_HISTORY, terminology
 
 @dataclass(frozen=True, slots=True)
 class ProfessionalLogin:
-    """A professional's session on the DMP (the bearer token never leaves the gateway)."""
+    """A professional's session on the DMP (the bearer token never leaves the gateway).
+
+    ``refresh_token`` renews an e-CPS session without the phone (OAuth refresh grant); None
+    for a card session (renewed by a new signature) or a server that gives none. A secret,
+    like ``token``: never shown, logged nor stored.
+    """
 
     id_nat: str
     display_name: str
     profession: str
     token: str = field(repr=False)
     expires_at: datetime
+    refresh_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

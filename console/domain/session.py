@@ -20,7 +20,9 @@ States::
 * ``generation`` counts sessions: a resumed session keeps its number, a new login (another
   card on the unlock page included) gets the next one. Views use it to tell "resume" from
   "a new professional".
-* An e-CPS session has no card: it cannot be locked for ``CARD_REMOVED``.
+* An e-CPS session has no card: it cannot be locked for ``CARD_REMOVED``. Its token is renewed
+  with the refresh token of its login (no phone); when the server refuses it, it locks
+  (``EXPIRED``) and only a new approval on the phone resumes it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
     "EcpsPending",
     "EcpsPhoneRequest",
     "EcpsPollStatus",
+    "EcpsRefreshRefusedError",
     "EcpsRefusedError",
     "EcpsRequest",
     "EcpsUnknownIdentifierError",
@@ -76,7 +79,8 @@ class LockReason(StrEnum):
     IDLE = "idle"
     USER = "user"
     EXPIRED = "expired"
-    """The professional token expired and could not be renewed (always so for e-CPS)."""
+    """The professional token expired and could not be renewed: with the card, or for e-CPS
+    with the refresh token (refused, or the server's session cap reached)."""
 
 
 class SessionEvent(StrEnum):
@@ -320,3 +324,9 @@ class EcpsExpiredError(EcpsError):
 
 class EcpsUnknownIdentifierError(EcpsError):
     """The national identifier is not known to the server's directory."""
+
+
+class EcpsRefreshRefusedError(EcpsError):
+    """The server will not renew the e-CPS session with its refresh token (OAuth
+    ``invalid_grant``: unknown, expired, revoked or already used): only a new approval on the
+    phone opens a session again."""

@@ -240,6 +240,9 @@ class OfflineGateway:
     async def poll_ecps(self, request: EcpsRequest) -> ProfessionalLogin | EcpsPollStatus:
         return await self._call(lambda: self.inner.poll_ecps(request))
 
+    async def refresh_ecps(self, login: ProfessionalLogin) -> ProfessionalLogin:
+        return await self._call(lambda: self.inner.refresh_ecps(login))
+
     # -- the record ---------------------------------------------------------------------------
 
     async def find_patient(self, login: ProfessionalLogin, ins: INS) -> PatientRecord | None:

@@ -81,6 +81,14 @@ class DmpGateway(Protocol):
         """
         ...
 
+    async def refresh_ecps(self, login: ProfessionalLogin) -> ProfessionalLogin:
+        """Renew an e-CPS session with its login's refresh token (no phone): the new login.
+
+        Raises EcpsRefreshRefusedError when the server refuses it (a new approval on the phone
+        is needed), NetworkError or another DmpError when it may be tried again.
+        """
+        ...
+
     async def find_patient(self, login: ProfessionalLogin, ins: INS) -> PatientRecord | None: ...
 
     async def open_access(

@@ -16,14 +16,20 @@ patient closes (the machine's ``patient_mode``), then the listeners run. Resume 
 proofs as a login: the card + its PIN (a new challenge signed), or a new e-CPS approval. The
 same professional resumes her session (same ``generation``); anybody else ends it first.
 
-Token renewal (see :meth:`SessionService._keep_fresh`):
+Token renewal (see :meth:`SessionService._keep_fresh`), ``refresh_margin`` (60 s) before
+``expires_at``:
 
-* card session: ``refresh_margin`` (60 s) before ``expires_at``, a new challenge signed by the
-  card session still logged in (no PIN); a card gone locks the session (CARD_REMOVED), a
-  network failure is retried until the token's end, which locks it (EXPIRED).
-* e-CPS session: CIBA has no silent renewal (a new request would ring the phone) and the
-  sandbox issues no refresh token, so the session locks at the token's end (EXPIRED: 8 h on
-  the sandbox); the lock page says so, and a new approval on the phone resumes it.
+* card session: a new challenge signed by the card session still logged in (no PIN); a card
+  gone locks the session (CARD_REMOVED), a failure (network, server) is retried every
+  ``refresh_retry`` until the token's end, which locks it (EXPIRED).
+* e-CPS session: a new CIBA request would ring the phone, so the login's refresh token is
+  exchanged for a new token and the next refresh token (OAuth refresh grant, no phone). A
+  failure (network, server) is retried every ``refresh_retry`` until the token's end, which
+  locks it (EXPIRED). A refresh token the server refuses (``invalid_grant``: expired, revoked,
+  replayed) locks the session at once (EXPIRED, :attr:`SessionService.lock_message` saying a
+  new approval on the phone is needed). A login without a refresh token, or a server whose
+  session cap stops the renewals pushing the end back, locks at the token's end (EXPIRED).
+  In every case a new approval on the phone resumes it.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from console.domain.session import (
     EcpsExpiredError,
     EcpsPending,
     EcpsPollStatus,
+    EcpsRefreshRefusedError,
     EcpsRequest,
     LockReason,
     SessionEvent,
@@ -66,6 +73,8 @@ from console.services.notice import PreferenceStore
 from console.services.ports import CardReader, CardSession, DmpGateway, PinPrompt
 
 __all__ = [
+    "ECPS_EXPIRED_MESSAGE",
+    "ECPS_REFRESH_REFUSED_MESSAGE",
     "LOCKED_CARD_MESSAGE",
     "CardChoice",
     "InvalidIdentifierError",
@@ -88,6 +97,14 @@ Sleep = Callable[[float], Awaitable[None]]
 LOCKED_CARD_MESSAGE = (
     "Le code PIN de cette carte est bloqué. Débloquez-le avec le code PUK à l'aide des outils "
     "de l'émetteur de la carte (ANS : CPS Gestion), puis réessayez."
+)
+ECPS_REFRESH_REFUSED_MESSAGE: Final = (
+    "Le serveur DMP a refusé de prolonger la session e-CPS (autorisation expirée ou révoquée). "
+    "Pour la reprendre, validez une nouvelle demande e-CPS sur votre téléphone."
+)
+ECPS_EXPIRED_MESSAGE: Final = (
+    "La session e-CPS a expiré sans pouvoir être prolongée. Pour la reprendre, validez une "
+    "nouvelle demande e-CPS sur votre téléphone."
 )
 RECENT_KEY: Final = "ecps.recent_id_nats"
 """Preference key of the national identifiers recently used for e-CPS (no patient data)."""
@@ -147,7 +164,8 @@ class SessionService:
         preferences: Where the recent e-CPS identifiers are kept (none: not kept).
         clock: Current UTC time (token expiry, CIBA expiry).
         sleep: Awaited for every pause (polls, renewal); tests make time pass with it.
-        refresh_margin: A card session's token is renewed this long before it expires.
+        refresh_margin: The session's token is renewed this long before it expires (card: a
+            new signature; e-CPS: the refresh token).
         refresh_retry: Pause before trying a failed renewal again.
         binding_message: Makes the code compared on the phone.
     """
@@ -174,6 +192,9 @@ class SessionService:
         self.card_token: TokenInfo | None = None
         """The session's card (card sessions; kept while locked to pre-select it)."""
         self.holder: SessionHolder | None = None
+        self.lock_message: str | None = None
+        """Why the session locked, in French, when the reason alone does not say it all (an
+        e-CPS session the server would not prolong); None otherwise."""
         self._preferences = preferences
         self._clock = clock
         self._sleep = sleep
@@ -348,6 +369,7 @@ class SessionService:
             self.machine.fire(SessionEvent.LOGIN_STARTED, method=attempt)
         self.machine.fire(SessionEvent.LOGIN_SUCCEEDED)
         self.holder, self.login = holder, login
+        self.lock_message = None
         self.identity = self.card_token = None
         self._card = None
 
@@ -459,24 +481,34 @@ class SessionService:
         return self.machine.state is SessionState.ACTIVE and self.machine.generation == generation
 
     async def _keep_fresh(self, generation: int) -> None:
-        """Renew a card session's token before it expires; lock what cannot be renewed."""
+        """Renew the session's token before it expires; lock what cannot be renewed."""
+        renewable = True  # e-CPS: False once a refresh no longer pushes the end back
         try:
             while self._still(generation):
                 login = self.login
                 if login is None:
                     return
                 now = self._clock()
+                method = self.machine.method
                 if now >= login.expires_at:
                     log.info("professional token expired: locking")
-                    self.lock(LockReason.EXPIRED)
+                    ended = ECPS_EXPIRED_MESSAGE if method is AuthMethod.ECPS else None
+                    self.lock(LockReason.EXPIRED, ended)
                     return
                 due = login.expires_at - self._refresh_margin
                 card = self._card
-                if self.machine.method is AuthMethod.CARD and card is not None and now >= due:
+                if method is AuthMethod.CARD and card is not None and now >= due:
                     if not await self._renew(card, generation):
                         return
                     continue
-                target = login.expires_at if self.machine.method is AuthMethod.ECPS else due
+                ecps = method is AuthMethod.ECPS and renewable and login.refresh_token is not None
+                if ecps and now >= due:
+                    extended = await self._refresh_ecps(login, generation)
+                    if extended is None:
+                        return
+                    renewable = extended
+                    continue
+                target = due if method is AuthMethod.CARD or ecps else login.expires_at
                 wait = (target - now).total_seconds()
                 await self._sleep(min(max(wait, 0.0), MAX_WAKE_S))
         except asyncio.CancelledError:
@@ -511,6 +543,36 @@ class SessionService:
         log.info("professional token renewed")
         return True
 
+    async def _refresh_ecps(self, login: ProfessionalLogin, generation: int) -> bool | None:
+        """One renewal of an e-CPS session with its refresh token (no phone).
+
+        Returns:
+            None when the session locked or changed meanwhile (stop); else whether a later
+            renewal may push its end back (False: the server's session cap is reached, the
+            token is left to expire). A failure to try again counts as True.
+        """
+        try:
+            renewed = await self.gateway.refresh_ecps(login)
+        except EcpsRefreshRefusedError:
+            log.info("e-CPS refresh token refused: locking")
+            if self._still(generation):
+                self.lock(LockReason.EXPIRED, ECPS_REFRESH_REFUSED_MESSAGE)
+            return None
+        except DmpError as exc:
+            log.warning("e-CPS session renewal failed (%s): retrying", type(exc).__name__)
+            left = (login.expires_at - self._clock()).total_seconds()
+            await self._sleep(min(max(left, 0.0), self._refresh_retry.total_seconds()))
+            return True
+        if not self._still(generation) or self.login is not login:
+            return None
+        holder = self.holder
+        if holder is None or renewed.id_nat != holder.id_nat:
+            raise ProtocolError("Le jeton renouvelé n'est pas celui du même professionnel.")
+        self.login = renewed
+        log.info("e-CPS session renewed")
+        pushed_back = renewed.expires_at > login.expires_at
+        return pushed_back and renewed.expires_at - self._refresh_margin > self._clock()
+
     # -- lock and logout -------------------------------------------------------------------
     def card_removed(self, token: TokenInfo) -> None:
         """Called by the card monitor: the session's card left -> lock at once.
@@ -524,15 +586,17 @@ class SessionService:
         if self.machine.state is SessionState.ACTIVE:
             self.lock(LockReason.CARD_REMOVED)
 
-    def lock(self, reason: LockReason) -> None:
+    def lock(self, reason: LockReason, message: str | None = None) -> None:
         """Lock an ACTIVE session now: tokens and card session dropped, lock listeners, views.
 
-        Does nothing in another state.
+        Does nothing in another state. `message` (French) says more than `reason` when given;
+        it is :attr:`lock_message` until the next login or the end of the session.
         """
         if self.machine.state is not SessionState.ACTIVE:
             return
         if reason is LockReason.CARD_REMOVED and self.machine.method is not AuthMethod.CARD:
             return
+        self.lock_message = message
         self.login = None
         self._stop_refresh()
         card, self._card = self._card, None
@@ -561,6 +625,7 @@ class SessionService:
         self.identity = None
         self.card_token = None
         self.holder = None
+        self.lock_message = None
         was_open = self.machine.state in (SessionState.ACTIVE, SessionState.LOCKED) or (
             self.machine.resuming
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,7 +49,8 @@ class FakeGateway:
     and its e-CPS login (CIBA: a request, then polls until the phone answers).
 
     Attributes:
-        calls: "challenge", "login", "ciba:<id_nat>", "poll", "end_access:<reason>" in order.
+        calls: "challenge", "login", "ciba:<id_nat>", "poll", "refresh", "end_access:<reason>"
+            in order.
         fail_challenge: Raised by the next challenge, if set.
         gate: When set, the challenge waits for it (a slow server).
         ecps_requests: The e-CPS requests, with their state ("pending", "approved",
@@ -100,8 +102,18 @@ class FakeGateway:
                     profession="10",
                     token="ecps-" + request.id_nat,
                     expires_at=datetime.now(UTC) + timedelta(hours=8),
+                    refresh_token="refresh-" + request.auth_req_id,
                 )
         raise EcpsExpiredError("La demande de connexion e-CPS a expiré.", "expired_token")
+
+    async def refresh_ecps(self, login: ProfessionalLogin) -> ProfessionalLogin:
+        self.calls.append("refresh")
+        return dataclasses.replace(
+            login,
+            token=login.token + "+",
+            expires_at=datetime.now(UTC) + timedelta(hours=8),
+            refresh_token=f"{login.refresh_token}+",
+        )
 
     async def challenge(self) -> str:
         self.calls.append("challenge")

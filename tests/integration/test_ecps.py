@@ -1,4 +1,5 @@
-"""e-CPS (CIBA) against the real sandbox over loopback: approve, refuse, expiry, slow_down.
+"""e-CPS (CIBA) against the real sandbox over loopback: approve, refuse, expiry, slow_down,
+and the session's renewal with its refresh token.
 
 The phone is played by :class:`SandboxEcpsPhone` (``/sandbox/ecps/...``), as the demo's
 phone window does; the last test drives the window itself.
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import pytest_asyncio
@@ -20,12 +21,15 @@ from console import app as console_app
 from console.app import ConsoleApp, LazyAdapter
 from console.config import Settings
 from console.dmp.client import HttpDmpGateway, SandboxEcpsPhone
+from console.domain.errors import AuthenticationError
+from console.domain.ins import INS
 from console.domain.session import (
     AuthMethod,
     EcpsExpiredError,
     EcpsPending,
     EcpsPhoneRequest,
     EcpsPollStatus,
+    EcpsRefreshRefusedError,
     EcpsRefusedError,
     EcpsUnknownIdentifierError,
     SessionState,
@@ -33,6 +37,7 @@ from console.domain.session import (
 from console.services.ports import DmpGateway
 from console.services.session import SessionService
 from console.smartcard.fake import FakeCardReader
+from sandbox.config import Settings as SandboxSettings
 from sandbox.testing import SandboxProcess
 from tests import qtloop
 from tests.integration.conftest import Sandbox
@@ -83,8 +88,8 @@ async def phone_request(
             await asyncio.sleep(0.1)
 
 
-def service_on(gateway: HttpDmpGateway) -> SessionService:
-    return SessionService(FakeCardReader([]), gateway, preferences=Preferences())
+def service_on(gateway: HttpDmpGateway, **options: Any) -> SessionService:
+    return SessionService(FakeCardReader([]), gateway, preferences=Preferences(), **options)
 
 
 @pytest.mark.asyncio
@@ -116,6 +121,47 @@ async def test_approved_on_the_phone(sandbox: Sandbox, gateway: HttpDmpGateway) 
         who = client.get("/auth/whoami").json()
     assert (who["id_nat"], who["token_kind"]) == (gp["id_nat"], "professional")
     await service.aclose()
+
+
+@pytest.mark.asyncio
+async def test_the_session_is_refreshed_without_the_phone_and_the_old_refresh_token_refused(
+    sandbox: Sandbox, gateway: HttpDmpGateway
+) -> None:
+    gp = sandbox.persona("gp")
+    phone = SandboxEcpsPhone(gateway)
+    # Renew 2 s after each token is issued: the margin is its lifetime less 2 s.
+    lifetime = timedelta(seconds=SandboxSettings().professional_token_ttl_s)
+    service = service_on(gateway, refresh_margin=lifetime - timedelta(seconds=2))
+    pending: list[EcpsPending] = []
+    login_task = asyncio.ensure_future(service.login_with_ecps(gp["id_nat"], pending.append))
+    await phone.answer(await phone_request(phone, pending), approve=True)
+    first = await asyncio.wait_for(login_task, 15)
+    assert first is not None and first.refresh_token
+    ringing = [r.auth_req_id for r in await phone.pending(gp["id_nat"])]
+    async with asyncio.timeout(15):
+        while service.login is first:
+            await asyncio.sleep(0.05)
+    renewed = service.login
+    assert renewed is not None
+    assert service.state is SessionState.ACTIVE
+    assert renewed.id_nat == gp["id_nat"]
+    assert renewed.token != first.token
+    assert renewed.refresh_token not in (None, first.refresh_token)
+    assert renewed.expires_at > first.expires_at
+    # The phone did not ring again.
+    assert [r.auth_req_id for r in await phone.pending(gp["id_nat"])] == ringing
+    await service.aclose()
+
+    # The new token works for an API call.
+    ins = INS(sandbox.patients["ins_system"], sandbox.patients["chronic"])
+    record = await gateway.find_patient(renewed, ins)
+    assert record is not None and record.ins.value == ins.value
+    # The used refresh token is refused, and its replay ends the whole session.
+    with pytest.raises(EcpsRefreshRefusedError, match="téléphone"):
+        await gateway.refresh_ecps(first)
+    with pytest.raises(AuthenticationError) as revoked:
+        await gateway.find_patient(renewed, ins)
+    assert revoked.value.reason == "revoked_token"
 
 
 @pytest.mark.asyncio

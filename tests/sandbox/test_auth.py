@@ -33,6 +33,7 @@ from sandbox import pki
 from sandbox.app import create_app
 from sandbox.auth import CIBA_GRANT_TYPE
 from sandbox.config import Settings
+from sandbox.deps import hash_token
 from sandbox.personas import BY_ID, Persona
 from sandbox.store import DB_NAME, Store
 
@@ -172,6 +173,26 @@ class Env:
             content=f"grant_type={grant_type}&auth_req_id={auth_req_id}",
             headers=FORM,
         )
+        return answer
+
+    def ecps_login(self, persona_id: str = "gp") -> dict[str, Any]:
+        """An e-CPS login approved on the phone: the token answer."""
+        req_id = self.ciba(BY_ID[persona_id].id_nat).json()["auth_req_id"]
+        assert self.client.post(f"/sandbox/ecps/{req_id}/approve").status_code == 200
+        answer = self.poll(req_id)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    def refresh(self, refresh_token: str) -> Response:
+        answer: Response = self.client.post(
+            "/auth/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        )
+        return answer
+
+    def whoami(self, token: str) -> Response:
+        answer: Response = self.client.get("/auth/whoami", headers=bearer(token))
         return answer
 
 
@@ -511,8 +532,9 @@ def test_ciba_pending_slow_down_approve_token_once(env: Env) -> None:
     granted = env.poll(req_id)
     assert granted.status_code == 200, granted.text
     body = granted.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
     assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == env.settings.professional_token_ttl_s
     me = env.client.get("/auth/whoami", headers=bearer(body["access_token"])).json()
     assert (me["id_nat"], me["token_kind"]) == (gp, "professional")
 
@@ -582,6 +604,122 @@ def test_ciba_bad_requests(env: Env) -> None:
     assert (unknown_phone.status_code, reason_of(unknown_phone)) == (404, "unknown_auth_req_id")
     [event] = env.audit(subtype_code="login", outcome="4")
     assert "899799999999" in event["description"]
+
+
+# -- e-CPS refresh -----------------------------------------------------------------------------
+def test_ecps_refresh_gives_a_new_token_and_rotates_the_refresh_token(env: Env) -> None:
+    gp = BY_ID["gp"].id_nat
+    login = env.ecps_login()
+    env.clock.advance(3600)
+    answer = env.refresh(login["refresh_token"])
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    body = answer.json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
+    assert (body["token_type"], body["expires_in"]) == (
+        "Bearer",
+        env.settings.professional_token_ttl_s,
+    )
+    assert body["access_token"] != login["access_token"]
+    assert body["refresh_token"] not in (login["refresh_token"], login["access_token"])
+    me = env.whoami(body["access_token"])
+    assert me.status_code == 200, me.text
+    assert (me.json()["id_nat"], me.json()["token_kind"]) == (gp, "professional")
+    assert me.json()["expires_at"] == dt.datetime.fromtimestamp(
+        int(env.clock.now) + env.settings.professional_token_ttl_s, dt.UTC
+    ).isoformat(timespec="seconds")
+    assert env.whoami(login["access_token"]).status_code == 200  # lives on until its end
+
+    # Rotation: the next refresh takes the new refresh token, the old one is used up.
+    again = env.refresh(body["refresh_token"])
+    assert again.status_code == 200, again.text
+    # Stored hashed, like the access tokens.
+    rows = env.store.query("SELECT token_hash, used FROM refresh_tokens ORDER BY created, rowid")
+    hashes = {r["token_hash"] for r in rows}
+    assert hash_token(login["refresh_token"]) in hashes
+    assert login["refresh_token"] not in hashes and body["refresh_token"] not in hashes
+    assert [r["used"] is not None for r in rows] == [True, True, False]
+    events = env.audit(subtype_code="refresh")
+    assert [(e["outcome"], e["type_code"], e["agent_id_nat"]) for e in events] == [
+        ("0", "110114", gp)
+    ] * 2
+    for event in events:
+        for secret in (login["refresh_token"], body["refresh_token"], body["access_token"]):
+            assert secret not in (event["description"] or "")
+
+
+def test_replaying_a_used_refresh_token_revokes_the_whole_family(env: Env) -> None:
+    login = env.ecps_login()
+    other = env.ecps_login()  # another session of the same professional
+    first = env.refresh(login["refresh_token"]).json()
+    replay = env.refresh(login["refresh_token"])
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+    assert "téléphone" in replay.json()["error_description"]
+    # The family is revoked: its latest refresh token and the access tokens it gave.
+    latest = env.refresh(first["refresh_token"])
+    assert (latest.status_code, latest.json()["error"]) == (400, "invalid_grant")
+    for token in (login["access_token"], first["access_token"]):
+        revoked = env.whoami(token)
+        assert (revoked.status_code, reason_of(revoked)) == (401, "revoked_token")
+    # The other session is untouched.
+    assert env.whoami(other["access_token"]).status_code == 200
+    assert env.refresh(other["refresh_token"]).status_code == 200
+    outcomes = [e["outcome"] for e in env.audit(subtype_code="refresh")]
+    assert outcomes == ["0", "8", "4", "0"]
+
+
+def test_an_expired_unknown_or_missing_refresh_token_is_refused(env: Env) -> None:
+    login = env.ecps_login()
+    env.clock.advance(env.settings.refresh_token_ttl_s)
+    expired = env.refresh(login["refresh_token"])
+    assert (expired.status_code, expired.json()["error"]) == (400, "invalid_grant")
+    assert "expiré" in expired.json()["error_description"]
+    unknown = env.refresh("no-such-refresh-token")
+    assert (unknown.status_code, unknown.json()["error"]) == (400, "invalid_grant")
+    missing = env.client.post("/auth/token", data={"grant_type": "refresh_token"})
+    assert (missing.status_code, missing.json()["error"]) == (400, "invalid_request")
+    as_json = env.client.post(
+        "/auth/token",
+        json={"grant_type": "refresh_token", "refresh_token": login["refresh_token"]},
+    )
+    assert (as_json.status_code, as_json.json()["error"]) == (400, "invalid_request")
+    assert [(e["outcome"], e["agent_id_nat"]) for e in env.audit(subtype_code="refresh")] == [
+        ("4", BY_ID["gp"].id_nat),
+        ("4", None),
+    ]
+
+
+def test_no_token_of_an_ecps_login_outlives_the_session_cap(
+    tmp_path: Path, material: Material, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        professional_token_ttl_s=600, refresh_token_ttl_s=900, ecps_session_max_s=1000
+    )
+    for env in make_env(tmp_path, material, monkeypatch, settings):
+        login = env.ecps_login()
+        assert login["expires_in"] == 600
+        env.clock.advance(550)
+        capped = env.refresh(login["refresh_token"])
+        assert capped.status_code == 200, capped.text
+        assert capped.json()["expires_in"] == 450  # the access token ends with the session
+        env.clock.advance(449)
+        assert env.whoami(capped.json()["access_token"]).status_code == 200
+        env.clock.advance(1)
+        assert env.whoami(capped.json()["access_token"]).status_code == 401
+        refused = env.refresh(capped.json()["refresh_token"])
+        assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+        assert "durée maximale" in refused.json()["error_description"]
+
+
+def test_a_card_login_gets_no_refresh_token(env: Env) -> None:
+    answer = env.client.post("/auth/card", json=env.card_body(env.card("gp")))
+    assert answer.status_code == 200, answer.text
+    assert "refresh_token" not in answer.json()
+    assert env.store.query("SELECT * FROM refresh_tokens") == []
+    # Its access token is no refresh token either.
+    refused = env.refresh(answer.json()["access_token"])
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
 
 
 # -- access modes ---------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from console.domain.profile import (
 from console.domain.rules import ENTOURAGE_RULES, EntourageSection
 from sandbox import fhir
 from sandbox.seed import SeedOptions, generate, init_sandbox, make_entourage, make_patients
-from sandbox.store import DB_NAME, Store
+from sandbox.store import DB_NAME, SCHEMA_VERSION, Store
 from tests.sandbox.conftest import (
     ALICE,
     BOB,
@@ -398,7 +398,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, sql
 
 def test_seeded_database_serves_valid_fhir(seeded: tuple[Path, sqlite3.Connection]) -> None:
     directory, conn = seeded
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     patients = json.loads((directory / "patients.json").read_text(encoding="utf-8"))
     listed = patients["entourage"]
     in_db = {r["patient_ins"] for r in conn.execute("SELECT patient_ins FROM related_persons")}

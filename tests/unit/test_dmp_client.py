@@ -4,6 +4,7 @@ retries, and where the bearer token may go."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ from console.domain.errors import (
 from console.domain.ins import INS, INS_NIR_SYSTEM
 from console.domain.models import AccessMode, DocumentMeta
 from console.domain.rules import AccessRequest
+from console.domain.session import EcpsRefreshRefusedError, EcpsRequest
 from console.services.ports import DmpGateway
 from sandbox import fhir
 from sandbox.errors import operation_outcome
@@ -255,6 +257,103 @@ async def test_challenge_without_nonce_is_a_protocol_error() -> None:
     gw, _, _ = gateway_for(lambda r: httpx.Response(200, json={"expires_in": 1}))
     with pytest.raises(ProtocolError, match="nonce"):
         await gw.challenge()
+
+
+# -- e-CPS refresh ---------------------------------------------------------------------------------
+REFRESH_0 = "refresh-0-SECRET"
+REFRESH_1 = "refresh-1-SECRET"
+
+
+def ecps_server(*, rotate: bool = True) -> Handler:
+    """The CIBA token endpoint (approved at once) and its refresh grant, then whoami."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if (request.method, request.url.path) != ("POST", "/auth/token"):
+            return auth_server(request)
+        assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+        form = dict(parse_qsl(request.content.decode()))
+        answer: dict[str, Any] = {"access_token": PRO_TOKEN, "token_type": "Bearer"}
+        answer["expires_in"] = 28800
+        if form["grant_type"] == "urn:openid:params:grant-type:ciba":
+            return httpx.Response(200, json={**answer, "refresh_token": REFRESH_0})
+        assert form["grant_type"] == "refresh_token"
+        if form["refresh_token"] != REFRESH_0:
+            return httpx.Response(
+                400, json={"error": "invalid_grant", "error_description": "Jeton déjà utilisé."}
+            )
+        return httpx.Response(
+            200, json={**answer, "refresh_token": REFRESH_1} if rotate else answer
+        )
+
+    return handle
+
+
+def ecps_request() -> EcpsRequest:
+    expires = datetime.now(UTC) + timedelta(minutes=2)
+    return EcpsRequest("req-SECRET", "899700000011", "K7QX", expires, 2.0)
+
+
+@pytest.mark.asyncio
+async def test_ecps_login_keeps_its_refresh_token_and_refresh_rotates_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gw, rec, _ = gateway_for(ecps_server())
+    with caplog.at_level(logging.DEBUG, logger="console.dmp"):
+        first = await gw.poll_ecps(ecps_request())
+        assert isinstance(first, ProfessionalLogin)
+        assert first.refresh_token == REFRESH_0
+        renewed = await gw.refresh_ecps(first)
+    assert (renewed.id_nat, renewed.token, renewed.refresh_token) == (
+        "899700000011",
+        PRO_TOKEN,
+        REFRESH_1,
+    )
+    refresh = rec.requests[2]
+    assert (refresh.method, refresh.url.path) == ("POST", "/auth/token")
+    assert "authorization" not in refresh.headers
+    assert dict(parse_qsl(refresh.content.decode())) == {
+        "grant_type": "refresh_token",
+        "refresh_token": REFRESH_0,
+    }
+    assert rec.requests[3].url.path == "/auth/whoami"
+    for secret in (REFRESH_0, REFRESH_1, PRO_TOKEN):
+        assert secret not in caplog.text
+        assert secret not in repr(first) + repr(renewed)
+
+
+@pytest.mark.asyncio
+async def test_a_refresh_answer_without_a_refresh_token_keeps_the_current_one() -> None:
+    gw, _, _ = gateway_for(ecps_server(rotate=False))
+    first = await gw.poll_ecps(ecps_request())
+    assert isinstance(first, ProfessionalLogin)
+    assert (await gw.refresh_ecps(first)).refresh_token == REFRESH_0
+
+
+@pytest.mark.asyncio
+async def test_a_refused_refresh_token_asks_for_the_phone() -> None:
+    gw, rec, _ = gateway_for(ecps_server())
+    used = dataclasses.replace(login(), refresh_token="used-SECRET")
+    with pytest.raises(EcpsRefreshRefusedError, match="téléphone") as caught:
+        await gw.refresh_ecps(used)
+    assert caught.value.reason == "invalid_grant"
+    with pytest.raises(EcpsRefreshRefusedError):  # a card login has none: nothing is sent
+        await gw.refresh_ecps(login())
+    assert len(rec.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_other_refresh_failures_are_left_to_retry() -> None:
+    gw, _, _ = gateway_for(lambda r: outcome(503, "Indisponible."))
+    with pytest.raises(ServerError) as caught:
+        await gw.refresh_ecps(dataclasses.replace(login(), refresh_token=REFRESH_0))
+    assert not isinstance(caught.value, EcpsRefreshRefusedError)
+    bad, _, _ = gateway_for(
+        lambda r: httpx.Response(
+            200, json={"access_token": "t", "expires_in": 1, "refresh_token": 3}
+        )
+    )
+    with pytest.raises(ProtocolError, match="refresh_token"):
+        await bad.refresh_ecps(dataclasses.replace(login(), refresh_token=REFRESH_0))
 
 
 # -- patient and access ----------------------------------------------------------------------------

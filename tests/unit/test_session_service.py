@@ -25,6 +25,7 @@ from console.domain.session import (
     EcpsExpiredError,
     EcpsPending,
     EcpsPollStatus,
+    EcpsRefreshRefusedError,
     EcpsRefusedError,
     EcpsRequest,
     LockReason,
@@ -32,6 +33,8 @@ from console.domain.session import (
 )
 from console.services.idle import IdleLock
 from console.services.session import (
+    ECPS_EXPIRED_MESSAGE,
+    ECPS_REFRESH_REFUSED_MESSAGE,
     RECENT_KEY,
     InvalidIdentifierError,
     SessionBusyError,
@@ -95,9 +98,12 @@ class Gateway:
     """The DMP's login endpoints (card challenge/signature, CIBA), on FakeTime.
 
     Attributes:
-        calls: "challenge", "login:<id_nat>", "ciba:<id_nat>", "poll" in order.
+        calls: "challenge", "login:<id_nat>", "ciba:<id_nat>", "poll", "refresh" in order.
         polls: When each poll came (FakeTime).
         script: What the next polls answer (a login, a status or an error); then PENDING.
+        fail_refresh: What the next refreshes raise, in order; then they succeed.
+        session_end: The server's cap of an e-CPS session: no refreshed token outlives it.
+        used_refresh: The refresh tokens exchanged (rotation: each one works once).
     """
 
     server_label = "dmp.test"
@@ -109,18 +115,27 @@ class Gateway:
         self.polls: list[datetime] = []
         self.script: list[ProfessionalLogin | EcpsPollStatus | Exception] = []
         self.fail_challenge: list[Exception] = []
+        self.fail_refresh: list[Exception] = []
+        self.session_end: datetime | None = None
+        self.used_refresh: set[str] = set()
         self.ciba_expires_s = 120.0
         self.ciba_interval_s = 2.0
         self._serial = 0
 
-    def _login(self, id_nat: str, name: str, profession: str) -> ProfessionalLogin:
+    def _login(
+        self, id_nat: str, name: str, profession: str, *, refreshable: bool = False
+    ) -> ProfessionalLogin:
         self._serial += 1
+        expires_at = self.time.now + timedelta(seconds=self.ttl_s)
+        if refreshable and self.session_end is not None:
+            expires_at = min(expires_at, self.session_end)
         return ProfessionalLogin(
             id_nat=id_nat,
             display_name=name,
             profession=profession,
             token=f"token-{self._serial}",
-            expires_at=self.time.now + timedelta(seconds=self.ttl_s),
+            expires_at=expires_at,
+            refresh_token=f"refresh-{self._serial}" if refreshable else None,
         )
 
     async def challenge(self) -> str:
@@ -139,8 +154,21 @@ class Gateway:
         self.calls.append(f"login:{identity.id_nat}")
         return self._login(identity.id_nat, identity.display_name, "10")
 
-    def ecps_login(self, id_nat: str = "899700000011") -> ProfessionalLogin:
-        return self._login(id_nat, "Claire MARTIN", "10")
+    def ecps_login(
+        self, id_nat: str = "899700000011", *, refreshable: bool = False
+    ) -> ProfessionalLogin:
+        """An approved e-CPS login; `refreshable`: with a refresh token."""
+        return self._login(id_nat, "Claire MARTIN", "10", refreshable=refreshable)
+
+    async def refresh_ecps(self, login: ProfessionalLogin) -> ProfessionalLogin:
+        self.calls.append("refresh")
+        if self.fail_refresh:
+            raise self.fail_refresh.pop(0)
+        refresh = login.refresh_token
+        if refresh is None or refresh in self.used_refresh:
+            raise EcpsRefreshRefusedError("refusé", "invalid_grant")
+        self.used_refresh.add(refresh)
+        return self._login(login.id_nat, login.display_name, login.profession, refreshable=True)
 
     async def start_ecps(self, id_nat: str, binding_message: str) -> EcpsRequest:
         self.calls.append(f"ciba:{id_nat}")
@@ -532,6 +560,111 @@ async def test_an_ecps_session_locks_at_expiry_without_ringing_the_phone() -> No
     assert world.service.state is S.LOCKED
     assert world.service.machine.lock_reason is LockReason.EXPIRED
     assert world.gateway.calls == calls  # no renewal, no new request
+    await world.service.aclose()
+
+
+async def ecps_login(world: World, *, refreshable: bool = True) -> ProfessionalLogin:
+    """Log in with e-CPS, approved at the first poll (2 s); the token ends at 600 s."""
+    world.gateway.script = [world.gateway.ecps_login(refreshable=refreshable)]
+    task = asyncio.ensure_future(world.service.login_with_ecps("899700000011"))
+    await world.time.advance(2)
+    login = await task
+    assert login is not None
+    return login
+
+
+@pytest.mark.asyncio
+async def test_an_ecps_session_is_refreshed_a_minute_before_expiry_without_the_phone() -> None:
+    world = World(ttl_s=600)
+    first = await ecps_login(world)
+    assert first.refresh_token is not None
+    await world.time.advance(537)
+    assert world.service.login is first
+    await world.time.advance(1)  # 60 s before the end
+    renewed = world.service.login
+    assert renewed is not None and renewed is not first
+    assert renewed.expires_at == first.expires_at + timedelta(seconds=540)
+    assert renewed.refresh_token not in (None, first.refresh_token)  # rotated
+    assert world.gateway.used_refresh == {first.refresh_token}
+    assert world.gateway.calls == ["ciba:899700000011", "poll", "refresh"]  # no new request
+    await world.time.advance(540)  # and again, with the new refresh token
+    assert world.gateway.calls.count("refresh") == 2
+    assert world.gateway.used_refresh == {first.refresh_token, renewed.refresh_token}
+    assert world.service.state is S.ACTIVE
+    assert world.service.machine.generation == 1
+    assert world.events.seen == ["authenticating:None", "active:None"]  # views undisturbed
+    await world.service.aclose()
+
+
+@pytest.mark.asyncio
+async def test_ecps_refresh_failures_are_retried_then_the_session_locks_at_expiry() -> None:
+    world = World(ttl_s=600)
+    await ecps_login(world)
+    world.gateway.fail_refresh = [NetworkError("injoignable")] * 10
+    await world.time.advance(538)  # t = 540
+    assert world.service.state is S.ACTIVE
+    await world.time.advance(30)
+    assert world.gateway.calls.count("refresh") == 3  # at 540, 555 and 570 s
+    await world.time.advance(30)
+    assert world.service.state is S.LOCKED
+    assert world.service.machine.lock_reason is LockReason.EXPIRED
+    assert world.service.lock_message == ECPS_EXPIRED_MESSAGE
+    assert world.service.login is None
+    assert world.gateway.calls.count("ciba:899700000011") == 1  # the phone never rang again
+    await world.service.aclose()
+
+
+@pytest.mark.asyncio
+async def test_ecps_refresh_recovers_after_a_failure() -> None:
+    world = World(ttl_s=600)
+    first = await ecps_login(world)
+    world.gateway.fail_refresh = [NetworkError("injoignable")]
+    await world.time.advance(554)
+    assert world.service.login is not first
+    assert world.gateway.calls.count("refresh") == 2
+    assert world.service.state is S.ACTIVE
+    await world.service.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_refused_refresh_token_locks_at_once_and_asks_for_the_phone() -> None:
+    world = World(ttl_s=600)
+    await ecps_login(world)
+    world.gateway.fail_refresh = [EcpsRefreshRefusedError("refusé", "invalid_grant")]
+    world.events.seen.clear()
+    await world.time.advance(538)  # t = 540: the token still had a minute
+    service = world.service
+    assert service.state is S.LOCKED
+    assert service.machine.lock_reason is LockReason.EXPIRED
+    assert service.lock_message == ECPS_REFRESH_REFUSED_MESSAGE
+    assert "téléphone" in ECPS_REFRESH_REFUSED_MESSAGE
+    assert service.login is None and not service.refreshing
+    assert world.events.seen == ["closed:expired", "locked:expired"]
+    assert world.gateway.calls.count("refresh") == 1  # not retried
+    assert service.holder is not None  # a new approval on the phone resumes it
+    await ecps_login(world)
+    assert (service.state, service.machine.generation) == (S.ACTIVE, 1)
+    assert service.lock_message is None
+    await service.aclose()
+
+
+@pytest.mark.asyncio
+async def test_ecps_renewals_stop_at_the_servers_session_cap() -> None:
+    world = World(ttl_s=600)
+    world.gateway.session_end = T0 + timedelta(seconds=900)
+    await ecps_login(world)
+    await world.time.advance(538)  # t = 540: renewed until 900 s only
+    login = world.service.login
+    assert login is not None and login.expires_at == T0 + timedelta(seconds=900)
+    await world.time.advance(300)  # t = 840: renewed, but the end stays at 900 s
+    assert world.gateway.calls.count("refresh") == 2
+    await world.time.advance(59)
+    assert world.service.state is S.ACTIVE
+    assert world.gateway.calls.count("refresh") == 2  # no renewal loop near the cap
+    await world.time.advance(1)
+    assert world.service.state is S.LOCKED
+    assert world.service.machine.lock_reason is LockReason.EXPIRED
+    assert world.service.lock_message == ECPS_EXPIRED_MESSAGE
     await world.service.aclose()
 
 
