@@ -483,6 +483,7 @@ class ConsoleApp:
         """
         if getattr(self, "dossier_service", None) is not None:
             return
+        from console.services.attestations import AttestationArchive
         from console.services.deposit import BatchDepositService, DepositService
         from console.services.dossier_header import DossierHeaderService
         from console.services.emergency import (
@@ -517,6 +518,7 @@ class ConsoleApp:
         self.batches = BatchDepositService(
             depositing, cache=self.cache, preferences=self._preferences
         )
+        self.attestations = AttestationArchive(self.cache) if self.cache is not None else None
         self.session.add_lock_listener(self.emergency.session_locked)
         self.session.add_lock_listener(self._close_cache)
         self.session.add_login_listener(self._open_cache)
@@ -528,6 +530,7 @@ class ConsoleApp:
             purge_cache=self.purge_cache if self._cache is not None else None,
             deposits=self.deposits,
             batches=self.batches,
+            attestations=self.attestations,
         )
 
     def _make_search(self) -> PatientSearchPage:
@@ -595,6 +598,9 @@ class ConsoleApp:
             return
         if isinstance(self.journal, CacheJournal):
             await self.journal.flush()
+        archive = getattr(self, "attestations", None)
+        if archive is not None:  # a bris de glace ended while locked, logged out or quitting
+            self.window.show_pending_attestations(await archive.unsaved_count())
 
     # -- deposits waiting in the outbox ----------------------------------------------------------
 

@@ -20,6 +20,13 @@ Layout (version 1):
 - ``journal`` (append-only: triggers refuse UPDATE and DELETE) and ``journal_head``, the
   anchor (last seq and hash) written in the same transaction as each append.
 - ``meta``: small key/values (last purge...).
+
+Version 2:
+
+- ``attestations``: the bris de glace attestations (PDF) until the professional saves them,
+  whatever ended the bris de glace (a card pulled, a logout, quitting included);
+- ``spool_key``: the X25519 key pair of the sealed spool (``console/cache/spool.py``): what
+  reaches this cache while it is closed is sealed to its public half.
 """
 
 from __future__ import annotations
@@ -203,7 +210,32 @@ _V1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+_V2 = Migration(
+    2,
+    (
+        """
+        CREATE TABLE attestations (
+            episode_id   TEXT PRIMARY KEY,
+            patient_ins  TEXT NOT NULL,
+            patient_name TEXT NOT NULL,
+            started      INTEGER NOT NULL,
+            ended        INTEGER NOT NULL,
+            end_reason   TEXT NOT NULL,
+            created      INTEGER NOT NULL,
+            saved        INTEGER,
+            pdf          BLOB NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE spool_key (
+            id       INTEGER PRIMARY KEY CHECK (id = 1),
+            private  BLOB NOT NULL
+        )
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 CURRENT_VERSION = MIGRATIONS[-1].version
 
 

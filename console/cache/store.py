@@ -54,7 +54,9 @@ from console.cache.journal import JournalStore
 from console.cache.keys import CacheKeys, CachePaths
 from console.cache.outbox import Outbox
 from console.cache.schema import CURRENT_VERSION, migrate
+from console.cache.spool import SealedRecord, Spool, new_key_pair, public_key_of
 from console.domain.dossier import PatientRecord
+from console.domain.emergency import AttestationRecord, EndReason
 from console.domain.ins import INS
 from console.domain.models import AccessMode, DocStatus, DocumentMeta, Visibility
 from console.domain.retention import (
@@ -78,6 +80,7 @@ __all__ = [
     "CachedPatient",
     "Clock",
     "PutResult",
+    "SpoolReport",
     "apply_pragmas",
     "utc_now",
 ]
@@ -235,6 +238,19 @@ def apply_pragmas(conn: Any, cache_size_kib: int = DEFAULT_CACHE_SIZE_KIB) -> No
     conn.execute(f"PRAGMA cache_size = {-int(cache_size_kib)}")
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA secure_delete = ON")
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolReport:
+    """What an opening took in from the sealed spool."""
+
+    journal_entries: int = 0
+    attestations: int = 0
+    unreadable: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.journal_entries + self.attestations
 
 
 class CacheStore:
@@ -741,7 +757,8 @@ class CacheStore:
 
     def purge_patient_data(self) -> PurgeReport:
         """Everything about patients (logout purge, "purge now" of all): patients, documents,
-        bodies, episodes and sent outbox items. Kept: unsent deposits and the journal."""
+        bodies, episodes and sent outbox items. Kept: unsent deposits, the journal and the
+        bris de glace attestations not saved yet (the professional's own accountability)."""
         with self.transaction() as conn:
             report = self._purge_where("1", (), "1", ())
             conn.execute("DELETE FROM episodes")
@@ -776,6 +793,141 @@ class CacheStore:
             f"DELETE FROM patients WHERE {patient_where}", patient_params
         ).rowcount
         return PurgeReport(int(patients), int(documents), int(bodies))
+
+    # -- the sealed spool -------------------------------------------------------------------
+
+    def spool_public_key(self) -> bytes:
+        """The public half of this cache's spool key (the pair is made on first use)."""
+        row = self.conn.execute("SELECT private FROM spool_key WHERE id = 1").fetchone()
+        if row is not None:
+            return public_key_of(bytes(row[0]))
+        private, public = new_key_pair()
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO spool_key (id, private) VALUES (1, ?)", (private,))
+        return public
+
+    def drain_spool(self, spool: Spool) -> SpoolReport:
+        """Take in what was sealed for this cache while it was closed (oldest first), in one
+        transaction; the sealed files are deleted after the commit."""
+        if not spool.pending():
+            return SpoolReport(unreadable=len(spool.unreadable()))
+        row = self.conn.execute("SELECT private FROM spool_key WHERE id = 1").fetchone()
+        if row is None:  # nothing can have been sealed to a key this cache never made
+            return SpoolReport(unreadable=len(spool.pending()))
+        private = bytes(row[0])
+        done: list[Path] = []
+        entries = attestations = 0
+        with self.transaction():
+            for sealed in spool.read(private):
+                kind = sealed.record.get("kind")
+                if kind == "journal":
+                    self._spooled_journal_entry(sealed)
+                    entries += 1
+                elif kind == "attestation":
+                    self._spooled_attestation(sealed)
+                    attestations += 1
+                else:
+                    _log.warning("spool record of an unknown kind left in place")
+                    continue
+                done.append(sealed.path)
+        spool.remove(done)
+        return SpoolReport(entries, attestations, len(spool.unreadable()))
+
+    def _spooled_journal_entry(self, sealed: SealedRecord) -> None:
+        r = sealed.record
+        self.journal.append(
+            str(r["actor"]),
+            str(r["action"]),
+            patient_ins=None if r.get("patient_ins") is None else str(r["patient_ins"]),
+            document_ids=[str(i) for i in r.get("document_ids", [])],
+            mode=str(r.get("mode", "")),
+            detail=dict(r.get("detail") or {}),
+            timestamp=datetime.fromisoformat(str(r["at"])),
+        )
+
+    def _spooled_attestation(self, sealed: SealedRecord) -> None:
+        import base64
+
+        r = sealed.record
+        record = AttestationRecord(
+            episode_id=str(r["episode_id"]),
+            patient_ins=str(r["patient_ins"]),
+            patient_name=str(r["patient_name"]),
+            started_at=datetime.fromisoformat(str(r["started_at"])),
+            ended_at=datetime.fromisoformat(str(r["ended_at"])),
+            end_reason=EndReason(str(r["end_reason"])),
+            created_at=datetime.fromisoformat(str(r["created_at"])),
+        )
+        self.put_attestation(record, base64.b64decode(str(r["pdf"])))
+
+    # -- bris de glace attestations ----------------------------------------------------------
+
+    def put_attestation(self, record: AttestationRecord, pdf: bytes) -> None:
+        """Keep an attestation (the same episode again replaces it: one per episode)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO attestations (episode_id, patient_ins, patient_name, started,"
+                " ended, end_reason, created, saved, pdf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (episode_id) DO UPDATE SET pdf = excluded.pdf,"
+                " created = excluded.created, ended = excluded.ended,"
+                " end_reason = excluded.end_reason",
+                (
+                    record.episode_id,
+                    record.patient_ins,
+                    record.patient_name,
+                    _to_us(record.started_at),
+                    _to_us(record.ended_at),
+                    record.end_reason.value,
+                    _to_us(record.created_at),
+                    None if record.saved_at is None else _to_us(record.saved_at),
+                    pdf,
+                ),
+            )
+
+    def attestations(self, *, unsaved_only: bool = False) -> list[AttestationRecord]:
+        """The attestations kept (their PDFs not read), most recent first."""
+        sql = (
+            "SELECT episode_id, patient_ins, patient_name, started, ended, end_reason,"
+            " created, saved FROM attestations"
+        )
+        if unsaved_only:
+            sql += " WHERE saved IS NULL"
+        rows = self.conn.execute(sql + " ORDER BY ended DESC, episode_id").fetchall()
+        return [
+            AttestationRecord(
+                episode_id=row[0],
+                patient_ins=row[1],
+                patient_name=row[2],
+                started_at=_from_us(row[3]),
+                ended_at=_from_us(row[4]),
+                end_reason=EndReason(row[5]),
+                created_at=_from_us(row[6]),
+                saved_at=None if row[7] is None else _from_us(row[7]),
+            )
+            for row in rows
+        ]
+
+    def attestation_pdf(self, episode_id: str) -> bytes | None:
+        row = self.conn.execute(
+            "SELECT pdf FROM attestations WHERE episode_id = ?", (episode_id,)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def mark_attestation_saved(self, episode_id: str, when: datetime | None = None) -> bool:
+        with self.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE attestations SET saved = ? WHERE episode_id = ?",
+                (_to_us(when or self.now()), episode_id),
+            ).rowcount
+        return bool(changed)
+
+    def delete_attestation(self, episode_id: str) -> bool:
+        with self.transaction() as conn:
+            gone = conn.execute(
+                "DELETE FROM attestations WHERE episode_id = ?", (episode_id,)
+            ).rowcount
+        self._checkpoint()
+        return bool(gone)
 
     def _checkpoint(self) -> None:
         """After deleting patient data: no old copy of those pages stays in the WAL."""

@@ -43,6 +43,7 @@ __all__ = [
     "PROFESSION_LABELS",
     "AccessHistory",
     "Attestation",
+    "AttestationRecord",
     "AuditRecord",
     "EmergencyEpisode",
     "EndReason",
@@ -431,6 +432,38 @@ class Attestation:
             generated_at=generated_at,
             journal_head=journal_head,
             server_label=server_label,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationRecord:
+    """A bris de glace attestation kept in the professional's encrypted cache (its PDF
+    apart), until she saves it where she wants it.
+
+    Attributes:
+        saved_at: When she last saved it to a file (None: never).
+    """
+
+    episode_id: str
+    patient_ins: str
+    patient_name: str
+    started_at: datetime
+    ended_at: datetime
+    end_reason: EndReason
+    created_at: datetime
+    saved_at: datetime | None = None
+
+    @classmethod
+    def of(cls, attestation: Attestation) -> AttestationRecord:
+        patient = attestation.patient
+        return cls(
+            episode_id=attestation.episode_id,
+            patient_ins=patient.ins.value,
+            patient_name=f"{patient.family_name} {patient.given_names}".strip(),
+            started_at=attestation.started_at,
+            ended_at=attestation.ended_at,
+            end_reason=attestation.end_reason,
+            created_at=attestation.generated_at,
         )
 
 

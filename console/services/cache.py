@@ -15,7 +15,11 @@ Life cycle (wired by ``console.app`` / the session):
 - logout: ``await cache.logout()`` (purges every patient's data first if the professional
   chose so); quitting: ``await cache.aclose()``;
 - hourly: ``await cache.purge_if_due()`` (a timer of the app); "purge now":
-  ``await cache.purge_now()``.
+  ``await cache.purge_now()``;
+- while a professional's cache is closed (the card was just pulled, the session ended), what
+  still belongs in it (journal entries, a bris de glace attestation) is sealed to its spool
+  key (``console/cache/spool.py``: :meth:`CacheService.seal`) and taken in at its next
+  opening (:attr:`CacheOpened.spooled`).
 
 :class:`CacheVisitStore` implements ``console.services.visits.VisitStore`` over the cache.
 """
@@ -27,7 +31,7 @@ import functools
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +44,7 @@ from console.cache.keys import (
     CachePaths,
     KeyringBackend,
     cache_paths,
+    cache_stem,
     card_keys,
     check_header,
     check_key,
@@ -51,8 +56,17 @@ from console.cache.keys import (
     write_header,
 )
 from console.cache.outbox import OutboxItem, OutboxState
-from console.cache.store import CachedPatient, CacheStore, Clock, PutResult, utc_now
+from console.cache.spool import Spool
+from console.cache.store import (
+    CachedPatient,
+    CacheStore,
+    Clock,
+    PutResult,
+    SpoolReport,
+    utc_now,
+)
 from console.domain.dossier import PatientRecord, Visit
+from console.domain.emergency import AttestationRecord
 from console.domain.ins import INS_NIR_SYSTEM
 from console.domain.journal import ChainedEntry, DetailValue, VerifyResult
 from console.domain.models import AccessMode, DocumentMeta
@@ -98,6 +112,8 @@ class CacheOpened:
     purged: PurgeReport
     outbox_pending: int
     schema_version: int
+    spooled: SpoolReport = field(default_factory=SpoolReport)
+    """What was sealed for this cache while it was closed, taken in now."""
 
 
 class CacheService:
@@ -127,6 +143,9 @@ class CacheService:
         self._id_nat: str | None = None
         self._profession: str = ""
         self._episodes: dict[str, datetime] = {}
+        self._sealers: dict[str, bytes] = {}
+        """Spool public keys of the caches opened in this process, by idNat: kept after the
+        cache closes (a public key reveals nothing), never written to disk."""
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -223,7 +242,7 @@ class CacheService:
         policy = self.policy
         clock = self._clock
 
-        def open_store() -> tuple[CacheStore, CacheOpened]:
+        def open_store() -> tuple[CacheStore, bytes, CacheOpened]:
             try:
                 header = read_header(paths.header)
                 created = header is None
@@ -240,16 +259,22 @@ class CacheService:
             finally:
                 keys.wipe()
             try:
+                public = store.spool_public_key()
+                spooled = store.drain_spool(spool)
                 purged = store.purge_all_episodes() + store.purge_expired(policy)
                 pending = store.outbox.unsent()
                 version = store.schema_version
             except BaseException:
                 store.close()
                 raise
-            return store, CacheOpened(created, purged, pending, version)
+            return store, public, CacheOpened(created, purged, pending, version, spooled)
 
-        store, opened = await self._worker(open_store)
+        spool = self.spool(id_nat)
+        store, public, opened = await self._worker(open_store)
         self._store, self._id_nat, self._profession = store, id_nat, profession
+        self._sealers[id_nat] = public
+        if opened.spooled.total or opened.spooled.unreadable:
+            _log.info("cache spool taken in at open: %s", opened.spooled)
         self._episodes.clear()
         if opened.purged.total:
             _log.info("cache purged at open: %s", opened.purged)
@@ -303,15 +328,90 @@ class CacheService:
             raise CacheError("Ce cache est ouvert : fermez la session avant de le supprimer.")
         paths = cache_paths(self.directory, id_nat)
 
+        spool = self.spool(id_nat)
+        self._sealers.pop(id_nat, None)
+
         def remove() -> bool:
             found = False
             for path in (paths.wal, paths.shm, paths.db, paths.header):
                 if path.exists():
                     path.unlink()
                     found = True
+            spool.discard()
             return found
 
         return await self._worker(remove)
+
+    # -- the sealed spool ------------------------------------------------------------------------
+
+    def spool(self, id_nat: str) -> Spool:
+        """`id_nat`'s spool (next to the cache's files)."""
+        stem = cache_stem(id_nat)
+        return Spool(self.directory / f"{stem}.spool", stem)
+
+    def can_seal(self, id_nat: str) -> bool:
+        """Whether a record can be sealed for `id_nat`'s cache (opened in this process)."""
+        return id_nat in self._sealers
+
+    async def seal(self, id_nat: str, record: Mapping[str, Any]) -> bool:
+        """Seal `record` (a JSON object with a ``kind``) into `id_nat`'s spool, durably; taken
+        in at the next opening of that cache. False when it cannot be sealed (that cache was
+        never opened in this process). Runs off the cache's worker (which may be stopping).
+
+        Raises:
+            CacheError: the spool could not be written (disk).
+        """
+        public = self._sealers.get(id_nat)
+        if public is None:
+            return False
+        spool = self.spool(id_nat)
+        name = spool.next_name()  # taken now: the order the records were made in
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(
+                None, functools.partial(spool.write, public, dict(record), name=name)
+            )
+        except OSError as exc:
+            raise CacheError(f"Le dépôt chiffré n'a pas pu être écrit ({exc.strerror}).") from None
+        return True
+
+    # -- bris de glace attestations ----------------------------------------------------------
+
+    async def keep_attestation(self, id_nat: str, record: AttestationRecord, pdf: bytes) -> bool:
+        """Keep `pdf` in `id_nat`'s cache: now if it is open, else sealed into its spool.
+        False when neither is possible (no cache for this professional in this process)."""
+        if self._store is not None and self._id_nat == id_nat:
+            try:
+                await self.call(lambda s: s.put_attestation(record, pdf))
+            except CacheClosedError:
+                pass  # closed meanwhile (the card was pulled): sealed below
+            else:
+                return True
+        import base64
+
+        return await self.seal(
+            id_nat,
+            {
+                "kind": "attestation",
+                "episode_id": record.episode_id,
+                "patient_ins": record.patient_ins,
+                "patient_name": record.patient_name,
+                "started_at": record.started_at.isoformat(),
+                "ended_at": record.ended_at.isoformat(),
+                "end_reason": record.end_reason.value,
+                "created_at": record.created_at.isoformat(),
+                "pdf": base64.b64encode(pdf).decode("ascii"),
+            },
+        )
+
+    async def attestations(self, *, unsaved_only: bool = False) -> list[AttestationRecord]:
+        return await self.call(lambda s: s.attestations(unsaved_only=unsaved_only))
+
+    async def attestation_pdf(self, episode_id: str) -> bytes | None:
+        return await self.call(lambda s: s.attestation_pdf(episode_id))
+
+    async def mark_attestation_saved(self, episode_id: str) -> bool:
+        return await self.call(lambda s: s.mark_attestation_saved(episode_id))
 
     # -- retention -----------------------------------------------------------------------------
 
@@ -487,7 +587,10 @@ class CacheVisitStore:
     A visit in an exceptional mode is kept only while its episode runs (it goes with the
     episode). A visit some of whose documents the cache refused (a masked document it cannot
     vouch for) is not recorded: the next opening is then a first opening, so nothing is
-    missed. When the cache is not open, `fallback` (if any) serves.
+    missed. A normal-mode opening the server did not list (offline, served from the cache:
+    the patient's last synchronisation is older than the opening) is not recorded either:
+    the previous visit stays, so what reached the DMP meanwhile is searched at the next
+    opening online. When the cache is not open, `fallback` (if any) serves.
 
     ``forget`` does not delete the cache's visits: locking closes the cache (unreadable
     without the card) and retention purges them; the fallback forgets as asked.
@@ -540,6 +643,8 @@ class CacheVisitStore:
 
         def record(store: CacheStore) -> None:
             with store.transaction():
+                if key.mode is AccessMode.NORMAL and _listed_from_cache(store, key, visit):
+                    return
                 if not store.ensure_patient(key.patient, system, ctx):
                     return
                 result = store.put_documents(key.patient, docs, ctx)
@@ -560,3 +665,13 @@ class CacheVisitStore:
     async def forget(self, professional: str | None = None) -> None:
         if self.fallback is not None:
             await self.fallback.forget(professional)
+
+
+def _listed_from_cache(store: CacheStore, key: VisitKey, visit: Visit) -> bool:
+    """Whether the opening `visit` of `key`'s patient was served from the cache: the offline
+    gateway marks the patient synchronised after each complete listing by the server (normal
+    mode), so a synchronisation older than the opening means the server listed nothing.
+    (Never synchronised: unknown, the visit is recorded as before.)"""
+    patient = store.patient(key.patient)
+    synced = None if patient is None else patient.last_sync
+    return synced is not None and synced < visit.at

@@ -16,7 +16,10 @@ EmergencyEpisode`):
   :meth:`aclose`), another lock or the logout. The mode stops at once (``end_now()`` is
   synchronous: the banner goes, the documents are dropped), then in the background: journal
   entry, ``POST /auth/access/end`` with the reason, the cache's episode purged, and for a bris
-  de glace ended while the session lasts (button, time box, patient closed) the attestation.
+  de glace, whatever ended it, the attestation: kept in the professional's encrypted cache
+  (sealed into its spool when the cache has just closed: a card pulled, a logout, quitting),
+  listed by "Attestations de bris de glace" until she saves it; ended while the session lasts
+  (button, time box, patient closed), the banner also offers it at once.
   Entering again asks again: nothing of an ended episode is reused.
 
 :class:`TracedDossierService` is a :class:`DossierService` whose ``open``, ``documents``,
@@ -53,6 +56,7 @@ from console.domain.emergency import (
     EXCEPTIONAL_MODES,
     PROFESSION_LABELS,
     Attestation,
+    AttestationRecord,
     EmergencyEpisode,
     EndReason,
     JournalAction,
@@ -102,9 +106,10 @@ AttestationRenderer = Callable[[Attestation], bytes]
 called on a worker thread."""
 
 ATTESTED_ENDS = frozenset({EndReason.USER, EndReason.EXPIRED, EndReason.PATIENT_CLOSED})
-"""The ends after which the attestation is made: the session goes on and the professional is
-there to take it. After a lock, a logout or quitting, the views keep nothing of the patient,
-so no attestation is made (the server's traces remain; see the access history)."""
+"""The ends after which the banner offers the attestation at once: the session goes on and
+the professional is there to take it. After a lock, a logout or quitting the views keep
+nothing of the patient: the attestation is made all the same and kept in her encrypted cache
+(see the module doc), and she finds it at her next login."""
 
 IDENTITY_TIMEOUT_S = 5.0
 """Longest wait for ``/auth/whoami`` at the start of an episode (then: the login's data)."""
@@ -197,11 +202,13 @@ class CacheJournal:
     """The journal in the professional's encrypted cache (``CacheService``).
 
     The cache is open only while the session is (it closes at once when the card leaves):
-    an entry made while it is closed, or open for another professional, waits in
-    :attr:`pending` and is written, with its own timestamp, by the next append or
-    :meth:`flush` once that professional's cache is open again (the app calls :meth:`flush`
-    after opening it). Pending entries live in memory only: quitting before the next login
-    loses them (the server's AuditEvents remain the authoritative trace).
+    an entry made while it is closed, or open for another professional, is sealed into that
+    professional's spool (``CacheService.seal``: encrypted to a key only her cache holds,
+    durable, taken in with its own timestamp at the next opening of her cache). When it
+    cannot be sealed (her cache was never opened in this process, a disk error) it waits in
+    :attr:`pending`, in memory, for the next append or :meth:`flush` once her cache is open
+    (the app calls :meth:`flush` after opening it); quitting first loses those (the server's
+    AuditEvents remain the authoritative trace).
     """
 
     def __init__(self, cache: CacheService, clock: Clock = utc_now) -> None:
@@ -276,10 +283,34 @@ class CacheJournal:
             async with self._lock:
                 try:
                     return await self._write(item)
-                except CacheError as exc:  # closed meanwhile (card pulled): later
+                except CacheError as exc:  # closed meanwhile (card pulled): sealed below
                     log.info("journal entry kept for later: %s", type(exc).__name__)
+        if await self._seal(item):
+            return None
         self.pending.append(item)
         return None
+
+    async def _seal(self, item: _Pending) -> bool:
+        """Seal `item` into its author's spool (see the class doc); whether it was."""
+        from console.domain.errors import CacheError
+
+        if not self.cache.can_seal(item.actor):
+            return False
+        record = {
+            "kind": "journal",
+            "actor": item.actor,
+            "action": item.action,
+            "patient_ins": item.patient_ins,
+            "document_ids": list(item.document_ids),
+            "mode": item.mode,
+            "detail": dict(item.detail),
+            "at": item.at.isoformat(),
+        }
+        try:
+            return await self.cache.seal(item.actor, record)
+        except CacheError as exc:
+            log.warning("journal entry not sealed: %s", type(exc).__name__)
+            return False
 
     async def entries(self, patient_ins: str) -> list[JournalEntry]:
         from console.domain.errors import CacheError
@@ -313,6 +344,12 @@ class EpisodeCache(Protocol):
     async def begin_episode(self, episode_id: str, expires_at: datetime) -> None: ...
 
     async def end_episode(self, episode_id: str) -> Any: ...
+
+    async def keep_attestation(
+        self, id_nat: str, record: AttestationRecord, pdf: bytes
+    ) -> bool: ...
+
+    async def mark_attestation_saved(self, episode_id: str) -> bool: ...
 
 
 class IdentitySource(Protocol):
@@ -683,13 +720,14 @@ class EmergencyService:
                 log.warning("cache episode not purged now: %s", type(exc).__name__)
         pdf: bytes | None = None
         pdf_error: str | None = None
-        if episode.mode is AccessMode.BRIS_DE_GLACE and reason in ATTESTED_ENDS:
+        if episode.mode is AccessMode.BRIS_DE_GLACE:
             try:
-                pdf = await self._attestation(episode, head)
+                attestation, pdf = await self._attestation(episode, head)
             except Exception as exc:
                 log.error("attestation failed: %s", type(exc).__name__)
                 pdf_error = "L'attestation n'a pas pu être produite."
             else:
+                kept = await self._keep_attestation(actor, attestation, pdf)
                 await self._journal(
                     actor,
                     JournalAction.ATTESTATION_ISSUED,
@@ -698,8 +736,11 @@ class EmergencyService:
                     detail={
                         "episode": episode.episode_id,
                         "sha256": hashlib.sha256(pdf).hexdigest(),
+                        "kept": kept,
                     },
                 )
+        if reason not in ATTESTED_ENDS:  # the views keep nothing of the patient: the cache has it
+            pdf = None
         ended = EndedEpisode(episode, pdf, pdf_error, server_error)
         if reason in ATTESTED_ENDS:  # after a lock or a logout nothing of the patient is kept
             self.last_ended = ended
@@ -722,7 +763,9 @@ class EmergencyService:
             return None
         return None  # pragma: no cover (the loop always returns)
 
-    async def _attestation(self, episode: EmergencyEpisode, head: JournalHead | None) -> bytes:
+    async def _attestation(
+        self, episode: EmergencyEpisode, head: JournalHead | None
+    ) -> tuple[Attestation, bytes]:
         attestation = Attestation.of(
             episode,
             generated_at=self._clock(),
@@ -730,7 +773,20 @@ class EmergencyService:
             server_label=self.server_label,
         )
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._render, attestation)
+        return attestation, await loop.run_in_executor(None, self._render, attestation)
+
+    async def _keep_attestation(self, actor: str, attestation: Attestation, pdf: bytes) -> bool:
+        """Keep the attestation in `actor`'s encrypted cache (see the module doc)."""
+        if self._cache is None:
+            return False
+        try:
+            kept = await self._cache.keep_attestation(actor, AttestationRecord.of(attestation), pdf)
+        except ConsoleError as exc:
+            log.warning("attestation not kept in the cache: %s", type(exc).__name__)
+            return False
+        if not kept:
+            log.warning("attestation not kept: no cache for this professional")
+        return kept
 
     async def _run_countdown(self, episode: EmergencyEpisode) -> None:
         while episode.active:
@@ -814,6 +870,11 @@ class EmergencyService:
         await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(write_atomically, path, data)
         )
+        if self._cache is not None and self._cache.is_open:
+            try:
+                await self._cache.mark_attestation_saved(ended.episode.episode_id)
+            except ConsoleError as exc:  # saved all the same; it stays listed as unsaved
+                log.warning("attestation not marked saved: %s", type(exc).__name__)
 
     def forget(self) -> None:
         """Drop what is kept of the last ended episode (the session locks or ends)."""

@@ -53,6 +53,7 @@ from console.views.tasks import spawn
 
 if TYPE_CHECKING:  # loaded after the first paint (startup speed)
     from console.domain.emergency import EmergencyEpisode
+    from console.services.attestations import AttestationArchive
     from console.services.deposit import BatchDepositService, DepositService
     from console.services.emergency import EmergencyEvent, EmergencyService
     from console.services.history import HistoryService
@@ -232,6 +233,8 @@ class MainWindow(QMainWindow):
         self._purge_cache: Callable[[], Awaitable[int]] | None = None
         self._episode_dossier: OpenDossier | None = None
         self.history_dialog: QDialog | None = None
+        self._attestations: AttestationArchive | None = None
+        self.attestations_dialog: QDialog | None = None
         self._session = session
         self._notice = notice
         self._dossier_service = dossier_service
@@ -324,6 +327,7 @@ class MainWindow(QMainWindow):
         purge_cache: Callable[[], Awaitable[int]] | None = None,
         deposits: DepositService | None = None,
         batches: BatchDepositService | None = None,
+        attestations: AttestationArchive | None = None,
     ) -> None:
         """Give the window the services built after its first paint (``console.app``)."""
         self._dossier_service = dossier_service
@@ -336,6 +340,7 @@ class MainWindow(QMainWindow):
         self._purge_cache = purge_cache or self._purge_cache
         self._deposits = deposits or self._deposits
         self._batches = batches or self._batches
+        self._attestations = attestations or self._attestations
         self._update_state()
 
     @property
@@ -487,6 +492,11 @@ class MainWindow(QMainWindow):
         self.purge_cache_action = self._action(
             self.tr("&Purger le cache maintenant"), [], self.purge_cache
         )
+        self.attestations_action = self._action(
+            self.tr("&Attestations de bris de glace…"),
+            [QKeySequence("Ctrl+Shift+A")],
+            self.show_attestations,
+        )
         self.deposit_action = self._action(
             self.tr("&Déposer un document…"), [QKeySequence("Ctrl+D")], self.deposit_document
         )
@@ -496,6 +506,7 @@ class MainWindow(QMainWindow):
         session_menu.addAction(self.lock_action)
         session_menu.addAction(self.logout_action)
         session_menu.addAction(self.purge_cache_action)
+        session_menu.addAction(self.attestations_action)
         session_menu.addSeparator()
         session_menu.addAction(self.quit_action)
         patient_menu = menus.addMenu(self.tr("&Patient"))
@@ -628,6 +639,41 @@ class MainWindow(QMainWindow):
         dialog, self.history_dialog = self.history_dialog, None
         if dialog is not None and isValid(dialog):
             dialog.reject()
+
+    def show_attestations(self) -> None:
+        """The bris de glace attestations kept in the cache (Ctrl+Shift+A)."""
+        archive = self._attestations
+        if archive is None or self._session.state is not SessionState.ACTIVE:
+            return
+        previous = self.attestations_dialog
+        if previous is not None and isValid(previous) and previous.isVisible():
+            previous.raise_()
+            previous.activateWindow()
+            return
+        from console.views.attestations import AttestationsDialog
+
+        dialog = AttestationsDialog(archive, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda *_: self._attestations_gone(dialog))
+        self.attestations_dialog = dialog
+        dialog.show()
+
+    def _attestations_gone(self, dialog: QDialog) -> None:
+        if self.attestations_dialog is dialog:
+            self.attestations_dialog = None
+
+    def show_pending_attestations(self, count: int) -> None:
+        """After login: say that attestations wait to be saved (a bris de glace ended while
+        the session was locked, ended or quitting)."""
+        if count <= 0 or not isValid(self):
+            return
+        self.statusBar().showMessage(
+            self.tr(
+                "%1 attestation(s) de bris de glace à enregistrer : menu Session, "
+                "« Attestations de bris de glace… » (Ctrl+Maj+A)."
+            ).replace("%1", str(count)),
+            120_000,
+        )
 
     def purge_cache(self) -> None:
         """Purge what the offline cache's retention let expire, now (menu Session)."""
@@ -926,6 +972,9 @@ class MainWindow(QMainWindow):
         )
         self.purge_cache_action.setEnabled(
             state is SessionState.ACTIVE and self._purge_cache is not None
+        )
+        self.attestations_action.setEnabled(
+            state is SessionState.ACTIVE and self._attestations is not None
         )
 
     # -- errors and closing ---------------------------------------------------------------------

@@ -511,19 +511,46 @@ def test_migrations_from_an_empty_database_to_current(cache_dir: Path, clock: Cl
 
 def test_a_later_migration_keeps_the_data_and_a_failing_one_rolls_back(store: CacheStore) -> None:
     store.touch_patient(PATIENT_A, NORMAL)
-    v2 = Migration(2, ("ALTER TABLE patients ADD COLUMN note TEXT",))
-    assert migrate(store.conn, (*MIGRATIONS, v2)) == 2
+    later = CURRENT_VERSION + 1
+    nxt = Migration(later, ("ALTER TABLE patients ADD COLUMN note TEXT",))
+    assert migrate(store.conn, (*MIGRATIONS, nxt)) == later
     assert store.patient(INS_A) is not None
-    broken = Migration(3, ("ALTER TABLE patients ADD COLUMN other TEXT", "NOT SQL"))
+    broken = Migration(later + 1, ("ALTER TABLE patients ADD COLUMN other TEXT", "NOT SQL"))
     with pytest.raises(Exception, match="syntax error"):
-        migrate(store.conn, (*MIGRATIONS, v2, broken))
-    assert store.schema_version == 2
+        migrate(store.conn, (*MIGRATIONS, nxt, broken))
+    assert store.schema_version == later
     columns = [r[1] for r in store.conn.execute("PRAGMA table_info(patients)")]
     assert "note" in columns and "other" not in columns
     with pytest.raises(CacheCorruptError, match="plus récente"):
-        migrate(store.conn)  # version 2 > what this console knows
+        migrate(store.conn)  # newer than what this console knows
     with pytest.raises(ValueError, match="numbered"):
-        migrate(store.conn, (v2,))
+        migrate(store.conn, (nxt,))
+
+
+def test_a_version_1_cache_is_migrated_with_its_data(cache_dir: Path, clock: Clock) -> None:
+    """A cache made before the attestations and the spool (version 1) opens as the current
+    version, its patients and journal kept."""
+    paths = cache_paths(cache_dir, GP)
+    keys = keyring_keys_for()
+    write_header(paths.header, new_header(GP, keys, clock()))
+    first = CacheStore.open(paths, keys, clock=clock)
+    try:
+        first.conn.execute("DROP TABLE attestations")
+        first.conn.execute("DROP TABLE spool_key")
+        first.conn.execute("PRAGMA user_version = 1")
+        first.touch_patient(PATIENT_A, NORMAL)
+        first.journal.append(GP, "patient_opened", patient_ins=INS_A)
+    finally:
+        first.close()
+    store = CacheStore.open(paths, keyring_keys_for(), clock=clock)
+    try:
+        assert store.schema_version == CURRENT_VERSION
+        assert store.patient(INS_A) is not None
+        assert [r.entry.action for r in store.journal.records()] == ["patient_opened"]
+        assert store.attestations() == []
+        assert len(store.spool_public_key()) == 32
+    finally:
+        store.close()
 
 
 @pytest.mark.asyncio

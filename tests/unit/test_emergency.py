@@ -22,6 +22,7 @@ from console.domain.dossier import (
 )
 from console.domain.emergency import (
     Attestation,
+    AttestationRecord,
     AuditRecord,
     EmergencyEpisode,
     EndReason,
@@ -184,6 +185,30 @@ class Rendered:
         return b"%PDF-1.7 attestation"
 
 
+class FakeEpisodeCache:
+    """The episode side of the cache: open or closed, and the attestations it kept."""
+
+    def __init__(self) -> None:
+        self.is_open = True
+        self.episodes: list[str] = []
+        self.kept: list[tuple[str, AttestationRecord, bytes]] = []
+        self.saved: list[str] = []
+
+    async def begin_episode(self, episode_id: str, expires_at: datetime) -> None:
+        self.episodes.append(episode_id)
+
+    async def end_episode(self, episode_id: str) -> None:
+        self.episodes.remove(episode_id)
+
+    async def keep_attestation(self, id_nat: str, record: AttestationRecord, pdf: bytes) -> bool:
+        self.kept.append((id_nat, record, pdf))
+        return True
+
+    async def mark_attestation_saved(self, episode_id: str) -> bool:
+        self.saved.append(episode_id)
+        return True
+
+
 @dataclasses.dataclass
 class Rig:
     time: FakeTime
@@ -193,6 +218,7 @@ class Rig:
     journal: MemoryJournal
     rendered: Rendered
     events: list[tuple[EmergencyEvent, str]]
+    cache: FakeEpisodeCache
 
 
 def make_rig(*, time_box: timedelta = timedelta(minutes=60)) -> Rig:
@@ -201,9 +227,11 @@ def make_rig(*, time_box: timedelta = timedelta(minutes=60)) -> Rig:
     dossiers = TracedDossierService(cast(DmpGateway, gateway), cast(SessionService, FakeSession()))
     journal = MemoryJournal(time)
     rendered = Rendered()
+    cache = FakeEpisodeCache()
     service = EmergencyService(
         dossiers,
         journal=journal,
+        cache=cache,
         identity=gateway,
         render=rendered,
         time_box=time_box,
@@ -213,7 +241,7 @@ def make_rig(*, time_box: timedelta = timedelta(minutes=60)) -> Rig:
     )
     events: list[tuple[EmergencyEvent, str]] = []
     service.add_listener(lambda event, episode: events.append((event, episode.episode_id)))
-    return Rig(time, gateway, dossiers, service, journal, rendered, events)
+    return Rig(time, gateway, dossiers, service, journal, rendered, events, cache)
 
 
 async def settle(rounds: int = 20) -> None:
@@ -423,9 +451,19 @@ async def test_every_end_path_stops_the_mode_on_the_server_with_its_reason(path:
     assert rig.gateway.ended == [("ep1", path)]
     end = next(r.entry for r in rig.journal.records if r.entry.action == JournalAction.BDG_ENDED)
     assert end.detail["end_reason"] == path
+    # Whatever ended it, the bris de glace is attested and the attestation kept in the
+    # professional's cache (sealed into its spool when it has just closed).
+    assert [a.end_reason.value for a in rig.rendered.attestations] == [path]
+    assert [(who, r.episode_id, r.end_reason.value) for who, r, _ in rig.cache.kept] == [
+        (EMERGENCY, "ep1", path)
+    ]
+    issued = [
+        r.entry for r in rig.journal.records if r.entry.action == JournalAction.ATTESTATION_ISSUED
+    ]
+    assert [e.detail["kept"] for e in issued] == [True]
+    # The banner offers it at once only while the session goes on: after a lock, a logout or
+    # quitting, the views keep nothing of the patient.
     attested = path in ("user", "expired", "patient_closed")
-    assert bool(rig.rendered.attestations) is attested
-    # After a lock, a logout or quitting, nothing of the patient is kept.
     assert (rig.service.last_ended is not None) is attested
     if rig.service.last_ended is not None:
         assert rig.service.last_ended.attestation is not None
@@ -573,6 +611,12 @@ class FakeCache:
 
     async def journal_records(self, *, patient_ins: str | None = None) -> list[ChainedEntry]:
         return [r for r in self.journal.records if r.entry.patient_ins == patient_ins]
+
+    def can_seal(self, id_nat: str) -> bool:
+        return False  # never opened in this process: pending in memory (the spool: test_cache)
+
+    async def seal(self, id_nat: str, record: Any) -> bool:
+        raise AssertionError("nothing can be sealed for a cache never opened")
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,231 @@
+""" "Attestations de bris de glace": the attestations kept in the professional's cache.
+
+Every bris de glace ends with an attestation; ended by a card pulled out, a logout or quitting,
+the banner could not offer it, so it waits here (menu Session, Ctrl+Shift+A) until she saves
+it. Opened only while her session is active (her cache is open); the window closes it on a
+lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.domain.emergency import AttestationRecord, EndReason, format_duration
+from console.domain.errors import ConsoleError
+from console.services.attestations import AttestationArchive
+from console.views.tasks import spawn
+
+__all__ = ["AttestationsDialog"]
+
+EPISODE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class AttestationsDialog(QDialog):
+    """The list of the attestations kept, and "Enregistrer…" for the one selected.
+
+    Signals:
+        loaded(int): the list was read (how many rows).
+        saved(str): an attestation was written to this path.
+    """
+
+    loaded = Signal(int)
+    saved = Signal(str)
+
+    HEADERS = ("Fin", "Patient", "INS", "Durée", "Motif de fin", "Enregistrée")
+
+    def __init__(self, archive: AttestationArchive, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("attestationsDialog")
+        self.setWindowTitle(self.tr("Attestations de bris de glace"))
+        self._archive = archive
+        self._records: list[AttestationRecord] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.file_dialog: QFileDialog | None = None
+        """The "save" file dialog while it is open (tests)."""
+
+        intro = QLabel(
+            self.tr(
+                "Chaque bris de glace donne une attestation. Elle reste chiffrée dans votre "
+                "cache, lisible avec votre carte seulement, jusqu'à ce que vous l'enregistriez."
+            )
+        )
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.PlainText)
+        self.table = QTableWidget(0, len(self.HEADERS))
+        self.table.setHorizontalHeaderLabels([self.tr(h) for h in self.HEADERS])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.doubleClicked.connect(lambda _index: self.choose_path())
+        self.status_label = QLabel()
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.status_label.setWordWrap(True)
+        self.save_button = QPushButton(self.tr("&Enregistrer…"))
+        self.save_button.clicked.connect(self.choose_path)
+        self.close_button = QPushButton(self.tr("Fermer"))
+        self.close_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.status_label)
+        layout.addLayout(buttons)
+        self.resize(820, 420)
+        self._update_buttons()
+        self._spawn(self.load())
+
+    # -- the list --------------------------------------------------------------------------------
+    @property
+    def records(self) -> list[AttestationRecord]:
+        return list(self._records)
+
+    async def load(self) -> None:
+        """Read the list from the cache."""
+        self.status_label.setText(self.tr("Lecture…"))
+        try:
+            records = await self._archive.records()
+        except ConsoleError as exc:
+            self.status_label.setText(str(exc))
+            return
+        self._show(records)
+
+    def _show(self, records: list[AttestationRecord]) -> None:
+        self._records = records
+        self.table.setRowCount(len(records))
+        for row, record in enumerate(records):
+            ended = record.ended_at.astimezone()
+            saved = record.saved_at.astimezone() if record.saved_at is not None else None
+            cells = (
+                f"{ended:%d/%m/%Y %H:%M}",
+                record.patient_name,
+                record.patient_ins,
+                format_duration(record.ended_at - record.started_at),
+                self.end_reason_text(record.end_reason),
+                f"{saved:%d/%m/%Y %H:%M}" if saved is not None else self.tr("non"),
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(EPISODE_ROLE, record.episode_id)
+                self.table.setItem(row, column, item)
+        if records:
+            self.table.selectRow(0)
+            unsaved = sum(1 for r in records if r.saved_at is None)
+            self.status_label.setText(
+                self.tr("%1 attestation(s), dont %2 à enregistrer.")
+                .replace("%1", str(len(records)))
+                .replace("%2", str(unsaved))
+            )
+        else:
+            self.status_label.setText(self.tr("Aucune attestation dans votre cache."))
+        self._update_buttons()
+        self.loaded.emit(len(records))
+
+    def selected(self) -> AttestationRecord | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        row = rows[0].row()
+        return self._records[row] if 0 <= row < len(self._records) else None
+
+    def _update_buttons(self) -> None:
+        self.save_button.setEnabled(self.selected() is not None)
+
+    # -- saving ----------------------------------------------------------------------------------
+    def choose_path(self) -> None:
+        """Ask where to save the selected attestation (a window-modal file dialog)."""
+        record = self.selected()
+        if record is None or self.file_dialog is not None:
+            return
+        started = record.started_at.astimezone()
+        dialog = QFileDialog(self, self.tr("Enregistrer l'attestation de bris de glace"))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter(self.tr("Document PDF (*.pdf)"))
+        dialog.setDefaultSuffix("pdf")
+        dialog.selectFile(f"attestation-bris-de-glace-{started:%Y%m%d-%H%M}.pdf")
+        dialog.fileSelected.connect(lambda path: self._save_to(record, path))
+        dialog.finished.connect(self._file_dialog_closed)
+        self.file_dialog = dialog
+        dialog.open()
+
+    def _file_dialog_closed(self, _result: int) -> None:
+        dialog, self.file_dialog = self.file_dialog, None
+        if dialog is not None:
+            dialog.deleteLater()
+
+    def _save_to(self, record: AttestationRecord, path: str) -> None:
+        if path:
+            self._spawn(self.save(record, Path(path)))
+
+    async def save(self, record: AttestationRecord, path: Path) -> None:
+        """Write `record`'s attestation to `path` and show it saved."""
+        self.save_button.setEnabled(False)
+        try:
+            await self._archive.save(record.episode_id, path)
+        except (OSError, ConsoleError) as exc:
+            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.status_label.setText(
+                self.tr("Attestation non enregistrée : {error}").format(error=message)
+            )
+            self._update_buttons()
+            return
+        await self.load()
+        self.status_label.setText(self.tr("Attestation enregistrée : {path}").format(path=path))
+        self.saved.emit(str(path))
+
+    def end_reason_text(self, reason: EndReason) -> str:
+        match reason:
+            case EndReason.USER:
+                return self.tr("arrêté par vous")
+            case EndReason.EXPIRED:
+                return self.tr("durée maximale écoulée")
+            case EndReason.CARD_REMOVED:
+                return self.tr("carte retirée")
+            case EndReason.PATIENT_CLOSED:
+                return self.tr("dossier fermé")
+            case EndReason.QUIT:
+                return self.tr("application quittée")
+            case EndReason.SESSION_LOCKED:
+                return self.tr("session verrouillée")
+            case EndReason.LOGOUT:
+                return self.tr("déconnexion")
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = spawn(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def clear(self) -> None:
+        """Forget every row (the session locks) and close."""
+        for task in list(self._tasks):
+            task.cancel()
+        self._records = []
+        self.table.setRowCount(0)
+        if self.file_dialog is not None:
+            self.file_dialog.reject()
+        self.reject()
