@@ -49,8 +49,6 @@ class AttestationsDialog(QDialog):
     loaded = Signal(int)
     saved = Signal(str)
 
-    HEADERS = ("Fin", "Patient", "INS", "Durée", "Motif de fin", "Enregistrée")
-
     def __init__(self, archive: AttestationArchive, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("attestationsDialog")
@@ -69,8 +67,16 @@ class AttestationsDialog(QDialog):
         )
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.PlainText)
-        self.table = QTableWidget(0, len(self.HEADERS))
-        self.table.setHorizontalHeaderLabels([self.tr(h) for h in self.HEADERS])
+        headers = [
+            self.tr("Fin"),
+            self.tr("Patient"),
+            self.tr("INS"),
+            self.tr("Durée"),
+            self.tr("Motif de fin"),
+            self.tr("Enregistrée"),
+        ]
+        self.table = QTableWidget(0, len(headers))
+        self.table.setHorizontalHeaderLabels(headers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

@@ -407,6 +407,134 @@
     </message>
 </context>
 <context>
+    <name>AttestationsDialog</name>
+    <message>
+        <location filename="../../console/views/attestations.py" line="+55"/>
+        <source>Attestations de bris de glace</source>
+        <translation>Break-glass attestations</translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Chaque bris de glace donne une attestation. Elle reste chiffrée dans votre cache, lisible avec votre carte seulement, jusqu&apos;à ce que vous l&apos;enregistriez.</source>
+        <translation>Every break-glass access produces an attestation. It stays encrypted in your cache, readable with your card only, until you save it.</translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Fin</source>
+        <translation>End</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Patient</source>
+        <translation>Patient</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>INS</source>
+        <translation>INS</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Durée</source>
+        <translation>Duration</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Motif de fin</source>
+        <translation>Reason for ending</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Enregistrée</source>
+        <translation>Saved</translation>
+    </message>
+    <message>
+        <location line="+15"/>
+        <source>&amp;Enregistrer…</source>
+        <translation>&amp;Save…</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Fermer</source>
+        <translation>Close</translation>
+    </message>
+    <message>
+        <location line="+22"/>
+        <source>Lecture…</source>
+        <translation>Reading…</translation>
+    </message>
+    <message>
+        <location line="+20"/>
+        <source>non</source>
+        <translation>no</translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>%1 attestation(s), dont %2 à enregistrer.</source>
+        <translation>%1 attestation(s), %2 still to save.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Aucune attestation dans votre cache.</source>
+        <translation>No attestation in your cache.</translation>
+    </message>
+    <message>
+        <location line="+21"/>
+        <source>Enregistrer l&apos;attestation de bris de glace</source>
+        <translation>Save the break-glass attestation</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Document PDF (*.pdf)</source>
+        <translation>PDF document (*.pdf)</translation>
+    </message>
+    <message>
+        <location line="+25"/>
+        <source>Attestation non enregistrée : {error}</source>
+        <translation>Attestation not saved: {error}</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Attestation enregistrée : {path}</source>
+        <translation>Attestation saved: {path}</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>arrêté par vous</source>
+        <translation>stopped by you</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>durée maximale écoulée</source>
+        <translation>maximum duration elapsed</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>carte retirée</source>
+        <translation>card removed</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>dossier fermé</source>
+        <translation>record closed</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>application quittée</source>
+        <translation>application closed</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>session verrouillée</source>
+        <translation>session locked</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>déconnexion</source>
+        <translation>logged out</translation>
+    </message>
+</context>
+<context>
     <name>BatchDepositView</name>
     <message>
         <location filename="../../console/views/batch_deposit.py" line="+394"/>
@@ -2477,18 +2605,18 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../console/views/main_window.py" line="+260"/>
-        <location line="+683"/>
+        <location filename="../../console/views/main_window.py" line="+263"/>
+        <location line="+729"/>
         <source>Console DMP</source>
         <translation>Console DMP</translation>
     </message>
     <message>
-        <location line="-657"/>
+        <location line="-703"/>
         <source>Serveur : %1</source>
         <translation>Server: %1</translation>
     </message>
     <message>
-        <location line="+182"/>
+        <location line="+184"/>
         <source>&amp;Verrouiller la session</source>
         <translation>&amp;Lock the session</translation>
     </message>
@@ -2529,6 +2657,11 @@ The document will no longer be listed for anyone. This action is final.</transla
     </message>
     <message>
         <location line="+3"/>
+        <source>&amp;Attestations de bris de glace…</source>
+        <translation>Break-glass &amp;attestations…</translation>
+    </message>
+    <message>
+        <location line="+5"/>
         <source>&amp;Déposer un document…</source>
         <translation>&amp;Deposit a document…</translation>
     </message>
@@ -2538,7 +2671,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>&amp;Session</translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="+7"/>
         <source>&amp;Patient</source>
         <translation>&amp;Patient</translation>
     </message>
@@ -2558,7 +2691,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Access history</translation>
     </message>
     <message>
-        <location line="+37"/>
+        <location line="+49"/>
+        <source>%1 attestation(s) de bris de glace à enregistrer : menu Session, « Attestations de bris de glace… » (Ctrl+Maj+A).</source>
+        <translation>%1 break-glass attestation(s) to save: Session menu, “Break-glass attestations…” (Ctrl+Shift+A).</translation>
+    </message>
+    <message>
+        <location line="+23"/>
         <source>Cache purgé : %1 élément(s) supprimé(s).</source>
         <translation>Cache purged: %1 item(s) removed.</translation>
     </message>
@@ -2623,7 +2761,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Card removed</translation>
     </message>
     <message>
-        <location line="+24"/>
+        <location line="+27"/>
         <source>Erreur inattendue (%1). Le détail est dans le journal.</source>
         <translation>Unexpected error (%1). The details are in the log.</translation>
     </message>
