@@ -709,8 +709,9 @@ class LoginPage(QWidget):
             why = self.tr("La session a été verrouillée après une période d'inactivité.")
         elif reason is LockReason.EXPIRED and ecps:
             why = self.tr(
-                "La connexion e-CPS a atteint sa durée maximale : elle ne peut pas être "
-                "prolongée sans une nouvelle validation sur le téléphone."
+                "La connexion e-CPS a pris fin (durée maximale atteinte ou renouvellement "
+                "refusé) : elle ne peut pas être prolongée sans une nouvelle validation sur "
+                "le téléphone."
             )
         elif reason is LockReason.EXPIRED:
             why = self.tr(

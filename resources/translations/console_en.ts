@@ -2408,7 +2408,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>The session was locked after a period of inactivity.</translation>
     </message>
     <message>
-        <location line="+11"/>
+        <location line="+12"/>
         <source>La session a été verrouillée.</source>
         <translation>The session was locked.</translation>
     </message>
@@ -2428,13 +2428,13 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Looking for cards…</translation>
     </message>
     <message>
-        <location line="-561"/>
-        <location line="+579"/>
+        <location line="-562"/>
+        <location line="+580"/>
         <source>Aucune carte détectée. Insérez votre carte CPS dans le lecteur.</source>
         <translation>No card found. Insert your CPS card in the reader.</translation>
     </message>
     <message>
-        <location line="-686"/>
+        <location line="-687"/>
         <source>Normal</source>
         <translation>Normal</translation>
     </message>
@@ -2546,11 +2546,11 @@ The document will no longer be listed for anyone. This action is final.</transla
     </message>
     <message>
         <location line="+107"/>
-        <source>La connexion e-CPS a atteint sa durée maximale : elle ne peut pas être prolongée sans une nouvelle validation sur le téléphone.</source>
-        <translation>The e-CPS sign-in reached its maximum duration: it cannot be extended without a new approval on the phone.</translation>
+        <source>La connexion e-CPS a pris fin (durée maximale atteinte ou renouvellement refusé) : elle ne peut pas être prolongée sans une nouvelle validation sur le téléphone.</source>
+        <translation>The e-CPS sign-in ended (maximum duration reached or renewal refused): it cannot be extended without a new approval on the phone.</translation>
     </message>
     <message>
-        <location line="+5"/>
+        <location line="+6"/>
         <source>Le jeton de connexion a expiré et n&apos;a pas pu être renouvelé avec la carte.</source>
         <translation>The sign-in token expired and could not be renewed with the card.</translation>
     </message>
@@ -3013,7 +3013,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>PinDialog</name>
     <message>
-        <location filename="../../console/views/login.py" line="-826"/>
+        <location filename="../../console/views/login.py" line="-827"/>
         <source>Attention : un code erroné a déjà été saisi. La carte se bloque après trois codes erronés.</source>
         <translation>Warning: a wrong PIN was already typed. The card locks after three wrong PINs.</translation>
     </message>

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -199,19 +200,22 @@ def wait(aloop: AsyncLoop, predicate: Callable[[], Any], what: Callable[[], str]
         pytest.fail(f"timed out; the console shows: {what()}")
 
 
-@pytest.fixture
-def console(
+@contextmanager
+def started_console(
     live: LiveLoop,
-    sandbox: Sandbox,
+    url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[E2E]:
+    """A :class:`ConsoleApp` wired as ``staff-console`` wires it, on the server at ``url``, its
+    settings, cache and preferences in ``tmp_path``; started, its cards listed. Closed on exit
+    (if the test did not quit it)."""
     module = find_softhsm_module()
     if module is None:
         pytest.skip("SoftHSM2 is not installed")
     calls: list[str] = []
     settings = Settings(
-        server_url=sandbox.url,
+        server_url=url,
         pkcs11_module=module,
         card_poll_interval_s=0.5,
         config_dir=tmp_path,
@@ -220,7 +224,7 @@ def console(
     app = ConsoleApp(
         settings,
         reader=Pkcs11CardReader(module, on_call=calls.append),  # called on the worker thread
-        gateway=HttpDmpGateway(sandbox.url),
+        gateway=HttpDmpGateway(url),
         notice_store_path=tmp_path / "preferences.json",
     )
     e2e = E2E(app, calls)
@@ -244,6 +248,17 @@ def console(
         live.run(app.aclose(), timeout=20.0)
         app.window.deleteLater()
         live.spin(0.01)
+
+
+@pytest.fixture
+def console(
+    live: LiveLoop,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[E2E]:
+    with started_console(live, sandbox.url, tmp_path, monkeypatch) as e2e:
+        yield e2e
 
 
 def quit_console(e2e: E2E, aloop: AsyncLoop) -> None:
@@ -354,15 +369,11 @@ def wait_loaded(e2e: E2E, aloop: AsyncLoop, loads: Loads) -> None:
     loads.seen.clear()
 
 
-def open_dossier(e2e: E2E, qtbot: QtBot, aloop: AsyncLoop, ins: str) -> tuple[DocumentQuery, ...]:
-    """Find ``ins``, click "Ouvrir le dossier", keep the normal mode, open; wait for the list.
-
-    Returns the first opening's searches, checked against the DMP's rule: the last two years
-    (the "2 dernières années" chip), plus the vaccination history without a date limit.
-    """
+def open_record(e2e: E2E, qtbot: QtBot, aloop: AsyncLoop, ins: str) -> None:
+    """Find ``ins``, click "Ouvrir le dossier", keep the normal mode, open; wait for the list
+    (a first or a later opening: :func:`open_dossier` checks a first one)."""
     find_patient(e2e, qtbot, aloop, ins)
     search, view = e2e.search, e2e.dossier
-    before = date.today()
     loads = Loads(view)
     qtbot.mouseClick(search.open_button, Qt.MouseButton.LeftButton)
     wait(
@@ -382,6 +393,17 @@ def open_dossier(e2e: E2E, qtbot: QtBot, aloop: AsyncLoop, ins: str) -> tuple[Do
     assert view.dossier.patient.ins.value == ins
     assert view.ins_label.text() == f"INS {ins}"
     assert view.mode_badge.text() == "Accès normal"
+
+
+def open_dossier(e2e: E2E, qtbot: QtBot, aloop: AsyncLoop, ins: str) -> tuple[DocumentQuery, ...]:
+    """Open ``ins`` (:func:`open_record`), a first opening.
+
+    Returns the first opening's searches, checked against the DMP's rule: the last two years
+    (the "2 dernières années" chip), plus the vaccination history without a date limit.
+    """
+    before = date.today()
+    open_record(e2e, qtbot, aloop, ins)
+    view = e2e.dossier
     assert view.date_chip.isVisible()
     assert view.plan is not None and view.plan.first_opening
     main, *others = view.plan.queries
