@@ -585,9 +585,11 @@ class CacheVisitStore:
 
     Only the open cache's owner's visits are kept (another professional's: not remembered).
     A visit in an exceptional mode is kept only while its episode runs (it goes with the
-    episode). A visit some of whose documents the cache refused (a masked document it cannot
-    vouch for) is not recorded: the next opening is then a first opening, so nothing is
-    missed. A normal-mode opening the server did not list (offline, served from the cache:
+    episode). The documents the cache holds already were admitted when they were listed
+    (:class:`~console.services.offline.OfflineGateway`, with the grant's context); the others
+    are admitted here. A visit some of whose documents the cache refused (a masked document it
+    cannot vouch for) is not recorded: the next opening is then a first opening, so nothing
+    is missed. A normal-mode opening the server did not list (offline, served from the cache:
     the patient's last synchronisation is older than the opening) is not recorded either:
     the previous visit stays, so what reached the DMP meanwhile is searched at the next
     opening online. When the cache is not open, `fallback` (if any) serves.
@@ -647,7 +649,12 @@ class CacheVisitStore:
                     return
                 if not store.ensure_patient(key.patient, system, ctx):
                     return
-                result = store.put_documents(key.patient, docs, ctx)
+                # What the cache holds was admitted as it was listed, under the grant's
+                # context (a médecin traitant's masked documents included): admitting it
+                # again here, without that context, would refuse and delete it.
+                cached = {d.id for d in store.documents(key.patient)}
+                fresh = [d for d in docs if d.id not in cached]
+                result = store.put_documents(key.patient, fresh, ctx)
                 if result.refused:
                     store.forget_visit(key.patient, key.mode)
                     return

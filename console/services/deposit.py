@@ -1343,6 +1343,8 @@ class BatchDepositService:
         self._last_stop: PumpStop | None = None
         self._last_message = ""
         self._validated = False
+        self._epoch = 0
+        """Bumped by :meth:`forget`: a pump of before it reports to nobody."""
         self._progress_at = 0.0
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -1372,6 +1374,33 @@ class BatchDepositService:
     @property
     def running(self) -> bool:
         return self._pump is not None and self._pump.running
+
+    @property
+    def owner(self) -> str | None:
+        """The idNat of the person whose batch this is (None before the first login)."""
+        return None if self._depositor is None else self._depositor.id_nat
+
+    def forget(self) -> None:
+        """Another person logs in: this batch's rows (file names, patients' INS) leave
+        memory. Sending pauses (requests in flight finish; their outcome is recorded in the
+        outbox, never here); what is queued stays queued in its owner's encrypted outbox,
+        listed again by :meth:`restore` when she logs in. Without an encrypted cache the
+        queue was in memory only (the batch screen says so before sending): it goes too,
+        since nothing may show her patients' files to the next person."""
+        if self._pump is not None and self._pump.running:
+            self._pump.pause()
+        self._epoch += 1
+        self._pump = None
+        self.items = []
+        self._by_master = {}
+        self.manifest = None
+        self.doctor = None
+        self._depositor = None
+        self._validated = False
+        self.started = self.finished = None
+        self.batch_id = uuid.uuid4().hex
+        self._last_stop, self._last_message = None, ""
+        self._memory = MemoryDepositQueue(self._clock)
 
     @property
     def validated(self) -> bool:
@@ -1639,7 +1668,15 @@ class BatchDepositService:
         self._pump = pump
         self._last_stop, self._last_message = None, ""
         self._on_progress(self.progress())
-        result = await pump.run(login, self._event, probe_first=True)
+        epoch = self._epoch
+
+        def event(e: DepositEvent) -> None:
+            if epoch == self._epoch:
+                self._event(e)
+
+        result = await pump.run(login, event, probe_first=True)
+        if epoch != self._epoch:  # forgotten meanwhile (another person logged in)
+            return result
         self._last_stop, self._last_message = result.stop, result.message
         if result.stop is PumpStop.BATCH_REFUSED:
             await self._drop_unsent(result.message)

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 
 from PySide6.QtCore import (
     QByteArray,
@@ -58,7 +58,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.domain.dossier import DocumentPage, DocumentQuery, ProfessionalLogin
+from console.domain.dossier import (
+    NEW_SINCE_MARGIN,
+    DocumentPage,
+    DocumentQuery,
+    ProfessionalLogin,
+)
 from console.domain.errors import ConsoleError
 from console.domain.filters import FilterChoices, filter_choices
 from console.domain.models import AccessMode, DocumentMeta, Visibility
@@ -319,6 +324,10 @@ class DossierView(QWidget):
         self._error = ""
         self._restoring_layout = False
         self._new_count = 0
+        self._refreshed_at: datetime | None = None
+        """When :meth:`refresh` last asked the server (None: not since the opening)."""
+        self._refresh_wanted = False
+        """A refresh was asked while the list was loading: it runs when the load ends."""
 
         # Patient header.
         self.name_label = plain_label()
@@ -590,6 +599,50 @@ class DossierView(QWidget):
         self._fetch_task = spawn(self._open(dossier, None, self._generation))
         self.table.setFocus(Qt.FocusReason.OtherFocusReason)
 
+    def refresh(self) -> None:
+        """Fetch what was deposited since the list was fetched (after a deposit, a new
+        version...): those documents join the table in place, marked as the opening marks
+        them; nothing else is fetched again and the selection, filter and sort stay."""
+        dossier, plan = self._dossier, self._plan
+        if dossier is None or plan is None:
+            return
+        if self._loading:
+            self._refresh_wanted = True  # the load in progress may have missed it
+            return
+        since = self._refreshed_at or plan.started_at
+        self._refreshed_at = self._visits.now()
+        query = DocumentQuery(
+            deposited_since=since - NEW_SINCE_MARGIN, page_size=plan.query.page_size
+        )
+        self._generation += 1
+        self._set_loading(True)
+        self._fetch_task = spawn(self._fetch_since(dossier, plan, query, self._generation))
+
+    async def _fetch_since(
+        self, dossier: OpenDossier, plan: OpeningPlan, query: DocumentQuery, generation: int
+    ) -> None:
+        pages = self._service.search(dossier, (query,))
+        try:
+            async for page in pages:
+                if generation != self._generation:
+                    return
+                before = len(self._rows)
+                self._add_rows(make_rows(page.documents, is_new=plan.is_new))
+                if self._total is not None:
+                    self._total += len(self._rows) - before
+        except ConsoleError as exc:
+            if generation == self._generation:
+                self.status_label.setText(
+                    self.tr("Actualisation impossible : {reason}").format(reason=str(exc))
+                )
+        finally:
+            aclose = getattr(pages, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            if generation == self._generation:
+                self._set_loading(False)
+                self._update_count()
+
     def remove_date_limit(self) -> None:
         """Remove the "2 dernières années" limit: fetch the whole history (new ones kept new)."""
         if self._dossier is None or self._plan is None or not self._plan.date_limited:
@@ -670,6 +723,8 @@ class DossierView(QWidget):
         self._new_count = 0
         self._total = None
         self._error = ""
+        self._refreshed_at = None
+        self._refresh_wanted = False
         self._dossier = None
         self._plan = None
         self._query = DocumentQuery()
@@ -991,6 +1046,9 @@ class DossierView(QWidget):
             if generation == self._generation:
                 self._set_loading(False)
                 self._update_count()
+                if self._refresh_wanted:
+                    self._refresh_wanted = False
+                    self.refresh()
 
     async def _fetch(self, dossier: OpenDossier, plan: OpeningPlan, generation: int) -> bool:
         """Stream the plan's searches into the table; whether the whole list arrived."""

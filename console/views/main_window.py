@@ -412,6 +412,8 @@ class MainWindow(QMainWindow):
         self._drop_batch_page()
         if self._batches is None or login is None:
             return None
+        if self._batches.owner not in (None, login.id_nat):
+            self._batches.forget()  # another person's batch: nothing of it shows
         from console.views.batch_deposit import BatchDepositView
 
         view = BatchDepositView(self._batches, login)

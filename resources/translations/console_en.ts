@@ -1567,19 +1567,19 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DossierView</name>
     <message>
-        <location filename="../../console/views/dossier_view.py" line="+337"/>
+        <location filename="../../console/views/dossier_view.py" line="+346"/>
         <source>Fermer le dossier</source>
         <translation>Close the record</translation>
     </message>
     <message>
         <location line="+40"/>
-        <location line="+557"/>
+        <location line="+603"/>
         <location line="+10"/>
         <source>2 dernières années</source>
         <translation>Last 2 years</translation>
     </message>
     <message>
-        <location line="-561"/>
+        <location line="-607"/>
         <source>Retirer ce filtre : afficher tout l&apos;historique du patient</source>
         <translation>Remove this filter: show the patient&apos;s whole history</translation>
     </message>
@@ -1599,7 +1599,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Patient&apos;s documents</translation>
     </message>
     <message>
-        <location line="+503"/>
+        <location line="+549"/>
         <source>Règle du DMP : à la première ouverture, seuls les documents des deux dernières années sont listés (depuis le {start}).</source>
         <translation>DMP rule: at the first opening, only the documents of the last two years are listed (since {start}).</translation>
     </message>
@@ -1609,7 +1609,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Date of birth unknown</translation>
     </message>
     <message>
-        <location line="-389"/>
+        <location line="-435"/>
         <source>Documents</source>
         <translation>Documents</translation>
     </message>
@@ -1629,7 +1629,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Masked — revealed by break-glass</translation>
     </message>
     <message>
-        <location line="+165"/>
+        <location line="+54"/>
+        <source>Actualisation impossible : {reason}</source>
+        <translation>Refresh failed: {reason}</translation>
+    </message>
+    <message>
+        <location line="+157"/>
         <source>Session verrouillée : reconnectez-vous avec votre carte.</source>
         <translation>Session locked: sign in again with your card.</translation>
     </message>
@@ -1714,7 +1719,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>DMP rule: the documents known since you first opened this record cover the last two years; only the deposits made since you last opened it ({since}) were searched.</translation>
     </message>
     <message>
-        <location line="+58"/>
+        <location line="+61"/>
         <source>Liste incomplète : {reason}</source>
         <translation>Incomplete list: {reason}</translation>
     </message>
@@ -2606,17 +2611,17 @@ The document will no longer be listed for anyone. This action is final.</transla
     <name>MainWindow</name>
     <message>
         <location filename="../../console/views/main_window.py" line="+263"/>
-        <location line="+729"/>
+        <location line="+731"/>
         <source>Console DMP</source>
         <translation>Console DMP</translation>
     </message>
     <message>
-        <location line="-703"/>
+        <location line="-705"/>
         <source>Serveur : %1</source>
         <translation>Server: %1</translation>
     </message>
     <message>
-        <location line="+184"/>
+        <location line="+186"/>
         <source>&amp;Verrouiller la session</source>
         <translation>&amp;Lock the session</translation>
     </message>

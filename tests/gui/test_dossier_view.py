@@ -1101,3 +1101,49 @@ def test_close_button_asks_to_close(view: DossierView, qtbot: QtBot, aloop: Asyn
     with qtbot.waitSignal(view.closeRequested, timeout=1000):
         qtbot.mouseClick(view.close_button, Qt.MouseButton.LeftButton)
     assert view.dossier is not None  # the window decides; the view does not close itself
+
+
+# -- refresh after a deposit --------------------------------------------------------------------
+
+
+def test_refresh_fetches_only_what_was_deposited_since_and_keeps_the_selection(
+    view: DossierView, aloop: AsyncLoop, clock: Clock
+) -> None:
+    load(view, aloop)
+    before = shown_ids(view.model)
+    view.table.selectRow(2)
+    selected = view.current_document()
+    assert selected is not None
+    clock.now += timedelta(minutes=5)
+    fresh = doc(50, deposited=clock.now, title="Compte rendu déposé à l'instant")
+    fake(view).pages[0].append(fresh)
+    ended = fake(view).fetches_ended
+    view.refresh()
+    assert view.loading
+    aloop.wait_until(lambda: not view.loading and fake(view).fetches_ended > ended)
+    query = fake(view).queries[-1]
+    assert query.deposited_since is not None and query.act_from is None
+    assert query.deposited_since <= fresh.deposited
+    assert all(not matches(d, query) for d in all_docs())  # nothing fetched again
+    assert sorted(shown_ids(view.model)) == sorted([*before, fresh.id])
+    assert view.current_document() == selected
+    assert view.count_label.text() == f"{len(before) + 1} documents"
+
+
+def test_a_refresh_asked_while_loading_runs_after_the_load(
+    qtbot: QtBot, aloop: AsyncLoop, clock: Clock
+) -> None:
+    service = FakeDocumentsService([all_docs(3), [doc(10, days_ago=1)]])
+    gate = asyncio.Event()
+    service.gates = [gate]
+    view = make_view(qtbot, service, clock=clock)
+    view.show_dossier(dossier(), today=TODAY)
+    aloop.wait_until(lambda: len(shown_ids(view.model)) == 3)
+    clock.now += timedelta(minutes=1)
+    fresh = doc(51, deposited=clock.now)
+    service.pages[0].append(fresh)  # deposited after the first page was sent
+    view.refresh()
+    gate.set()
+    aloop.wait_until(lambda: not view.loading and fresh.id in shown_ids(view.model))
+    assert service.queries[-1].deposited_since is not None
+    assert len(shown_ids(view.model)) == 5

@@ -471,3 +471,34 @@ async def test_a_file_added_again_after_a_crash_is_a_duplicate_of_its_queued_dep
     assert [i.problem for i in by_path[paths[0]].issues] == [Problem.DUPLICATE]
     assert [i.problem for i in by_path[paths[1]].issues] == [Problem.DUPLICATE]
     assert by_path[paths[2]].status is ItemStatus.READY
+
+
+@pytest.mark.asyncio
+async def test_forget_drops_the_rows_and_a_pump_of_before_reports_to_nobody(
+    tmp_path: Path,
+) -> None:
+    """Another person logs in on the workstation: nothing of the batch stays in memory, and
+    the requests still in flight do not bring its rows back."""
+    dmp = FakeDmp(SECRETARY, latency=0.2)
+    batch = batch_service(dmp)
+    paths = write_batch(tmp_path, 4)
+    login = login_of(SECRETARY)
+    await batch.depositor(login)
+    assert batch.owner == SECRETARY.id_nat
+    await batch.add_paths(paths)
+    batch.set_doctor(Doctor("899700000094"))
+    await batch.validate()
+    seen: list[str] = []
+    batch.set_listeners(lambda item: seen.append(item.file_name), lambda _p: None)
+    running = asyncio.ensure_future(batch.start(login))
+    for _ in range(500):  # until the first request is on the wire
+        await asyncio.sleep(0.01)
+        if dmp.in_flight:
+            break
+    assert batch.running and dmp.in_flight
+    batch.forget()
+    assert batch.items == [] and batch.owner is None and batch.doctor is None
+    seen.clear()
+    await running
+    assert batch.items == [] and seen == []  # in flight: recorded in the queue, not here
+    assert not batch.running
