@@ -439,6 +439,7 @@ class ConsoleApp:
         self._demo_phone = demo_phone
         self.phone_window: PhoneWindow | None = None
         self._phone_tasks: set[asyncio.Task[None]] = set()
+        self._learning: asyncio.Task[None] | None = None
         self.window.ecpsPending.connect(self._ecps_pending)
 
     @property
@@ -523,6 +524,7 @@ class ConsoleApp:
         self.session.add_lock_listener(self._close_cache)
         self.session.add_login_listener(self._open_cache)
         self.session.add_login_listener(self._flush_deposits_after_login)
+        self.session.add_login_listener(self._learn_depositor)
         self.window.attach_services(
             self.dossier_service,
             emergency=self.emergency,
@@ -611,6 +613,23 @@ class ConsoleApp:
         which holds the outbox, is open). A secretary's queue is her batch screen's: it offers
         to resume it."""
         self._spawn_flush(login, self._cache_opening)
+
+    def _learn_depositor(self, _card: CardSession | None, login: ProfessionalLogin) -> None:
+        """Login listener: ask the directory who she is now, while the server answers (a
+        login always needs it), so that a deposit made later offline is queued."""
+        from console.views.tasks import spawn
+
+        if self._closed or getattr(self, "deposits", None) is None:
+            return
+        self._learning = spawn(self._ask_depositor(login))  # kept: not collected mid-way
+
+    async def _ask_depositor(self, login: ProfessionalLogin) -> None:
+        from console.domain.errors import ConsoleError
+
+        try:
+            await self.deposits.actor(login)
+        except ConsoleError as exc:  # the deposit dialog asks again and says what fails
+            log.warning("directory entry not read at login: %s", type(exc).__name__)
 
     def _spawn_flush(
         self, login: ProfessionalLogin, opening: asyncio.Task[Any] | None = None

@@ -652,7 +652,7 @@ class CacheVisitStore:
                 # What the cache holds was admitted as it was listed, under the grant's
                 # context (a médecin traitant's masked documents included): admitting it
                 # again here, without that context, would refuse and delete it.
-                cached = {d.id for d in store.documents(key.patient)}
+                cached = store.document_ids(key.patient)
                 fresh = [d for d in docs if d.id not in cached]
                 result = store.put_documents(key.patient, fresh, ctx)
                 if result.refused:

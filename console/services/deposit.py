@@ -920,6 +920,8 @@ class DepositService:
         self.policy = policy or RetryPolicy(cap_s=10.0, max_retry_after_s=10.0)
         self._memory = MemoryDepositQueue(clock)
         self._actors: dict[tuple[str, str], Actor] = {}
+        self._known_actor: Actor | None = None
+        """The directory's last answer (who is logged in), for a deposit made offline."""
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -943,9 +945,19 @@ class DepositService:
         """The logged person as the directory knows her (structure included), once per login."""
         key = (login.id_nat, login.token)
         found = self._actors.get(key)
-        if found is None:
+        if found is not None:
+            return found
+        try:
             found = await self.gateway.whoami_actor(login)
-            self._actors = {key: found}
+        except NetworkError:
+            # Offline (the console asks at login, see console.app): the directory's last answer
+            # for her in this process, so that a deposit made offline is queued, not refused.
+            known = self._known_actor
+            if known is not None and known.id_nat == login.id_nat:
+                return known
+            raise
+        self._actors = {key: found}
+        self._known_actor = found
         return found
 
     async def load_file(self, path: Path) -> LoadedFile:
