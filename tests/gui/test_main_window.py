@@ -6,7 +6,6 @@ what matters is that the window empties them at once when the session locks.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import subprocess
@@ -484,82 +483,6 @@ def test_removal_during_the_signature_on_the_unlock_page_stays_locked(
     assert session.login is None
     assert window.current_page() is window.lock_page
     assert not patient_data_shown(harness)
-
-
-class PendingDeposit:
-    """A minimal stand-in for the deposit queue of issue 5 (to revisit when it lands).
-
-    Items leave the queue only once the server acknowledged them; sending needs the
-    professional token. On lock (the session's lock listener) the send in flight is
-    abandoned and the queue pauses; when the same session is active again, it sends again
-    (the server deduplicates on the masterIdentifier, as the sandbox does).
-    """
-
-    def __init__(self, session: Any) -> None:
-        self.session = session
-        self.queue: list[str] = []
-        self.server: dict[str, str] = {}
-        self.sent_with: list[str] = []
-        self.gate = asyncio.Event()
-        self.paused = False
-        self._task: asyncio.Task[None] | None = None
-        session.add_lock_listener(self._session_closed)
-        session.add_listener(self._session_changed)
-
-    def submit(self, master_id: str) -> None:
-        self.queue.append(master_id)
-        self._kick()
-
-    def _kick(self) -> None:
-        if not self.paused and (self._task is None or self._task.done()):
-            self._task = asyncio.ensure_future(self._send_all())
-
-    async def _send_all(self) -> None:
-        while self.queue and not self.paused:
-            login = self.session.login
-            if login is None:
-                return
-            master_id = self.queue[0]
-            self.sent_with.append(login.token)
-            await self.gate.wait()  # the network
-            self.server.setdefault(master_id, login.token)
-            self.queue.pop(0)
-
-    def _session_closed(self, _reason: object) -> None:
-        self.paused = True
-        if self._task is not None:
-            self._task.cancel()
-
-    def _session_changed(self, state: SessionState, _reason: object) -> None:
-        if state is SessionState.ACTIVE:
-            self.paused = False
-            self._kick()
-
-
-def test_removal_during_a_deposit_keeps_it_queued_then_sends_it_once(
-    harness: Harness, aloop: AsyncLoop, qtbot: QtBot
-) -> None:
-    window = harness.window
-    outbox = PendingDeposit(harness.console.session)
-    log_in_to_search(harness, aloop, qtbot)
-    outbox.submit("urn:uuid:deposit-1")
-    aloop.wait_until(lambda: len(outbox.sent_with) == 1)  # on the wire
-
-    harness.reader.remove(harness.gp)
-    aloop.wait_until(lambda: window.current_page() is window.lock_page, timeout=2.0)
-    outbox.gate.set()  # the network answers now: too late, the send was abandoned
-    aloop.spin(0.2)
-    assert outbox.queue == ["urn:uuid:deposit-1"]  # not lost
-    assert outbox.paused
-    assert outbox.server == {}
-    assert len(outbox.sent_with) == 1  # nothing sent while locked
-
-    harness.reader.insert(harness.gp)
-    aloop.wait_until(lambda: window.lock_page.model.rowCount() == 1)
-    log_in(harness, aloop, qtbot)
-    aloop.wait_until(lambda: not outbox.queue)
-    assert list(outbox.server) == ["urn:uuid:deposit-1"]  # sent once, with the new token
-    assert outbox.sent_with[-1] == harness.console.session.login.token  # type: ignore[union-attr]
 
 
 def test_lock_closes_every_dialog_of_the_application(
