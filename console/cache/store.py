@@ -41,9 +41,10 @@ mode must carry its episode and goes with it (:meth:`CacheStore.purge_episode`).
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -58,6 +59,7 @@ from console.cache.spool import SealedRecord, Spool, new_key_pair, public_key_of
 from console.domain.dossier import PatientRecord
 from console.domain.emergency import AttestationRecord, EndReason
 from console.domain.ins import INS
+from console.domain.journal import DetailValue
 from console.domain.models import AccessMode, DocStatus, DocumentMeta, Visibility
 from console.domain.retention import (
     CacheClosedError,
@@ -82,6 +84,8 @@ __all__ = [
     "PutResult",
     "SpoolReport",
     "apply_pragmas",
+    "attestation_spool_record",
+    "journal_spool_record",
     "utc_now",
 ]
 
@@ -251,6 +255,44 @@ class SpoolReport:
     @property
     def total(self) -> int:
         return self.journal_entries + self.attestations
+
+
+def journal_spool_record(
+    actor: str,
+    action: str,
+    *,
+    patient_ins: str | None,
+    document_ids: Iterable[str],
+    mode: str,
+    detail: Mapping[str, DetailValue],
+    at: datetime,
+) -> dict[str, Any]:
+    """A journal entry as the spool carries it (read back by :meth:`CacheStore.drain_spool`)."""
+    return {
+        "kind": "journal",
+        "actor": actor,
+        "action": action,
+        "patient_ins": patient_ins,
+        "document_ids": list(document_ids),
+        "mode": mode,
+        "detail": dict(detail),
+        "at": at.isoformat(),
+    }
+
+
+def attestation_spool_record(record: AttestationRecord, pdf: bytes) -> dict[str, Any]:
+    """An attestation as the spool carries it (read back by :meth:`CacheStore.drain_spool`)."""
+    return {
+        "kind": "attestation",
+        "episode_id": record.episode_id,
+        "patient_ins": record.patient_ins,
+        "patient_name": record.patient_name,
+        "started_at": record.started_at.isoformat(),
+        "ended_at": record.ended_at.isoformat(),
+        "end_reason": record.end_reason.value,
+        "created_at": record.created_at.isoformat(),
+        "pdf": base64.b64encode(pdf).decode("ascii"),
+    }
 
 
 class CacheStore:
@@ -846,8 +888,6 @@ class CacheStore:
         )
 
     def _spooled_attestation(self, sealed: SealedRecord) -> None:
-        import base64
-
         r = sealed.record
         record = AttestationRecord(
             episode_id=str(r["episode_id"]),

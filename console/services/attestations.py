@@ -42,10 +42,6 @@ class AttestationArchive:
     def __init__(self, cache: AttestationSource) -> None:
         self.cache = cache
 
-    @property
-    def available(self) -> bool:
-        return self.cache.is_open
-
     async def records(self, *, unsaved_only: bool = False) -> list[AttestationRecord]:
         """The attestations kept, most recent first (none when the cache is closed)."""
         if not self.cache.is_open:

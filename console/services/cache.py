@@ -63,6 +63,8 @@ from console.cache.store import (
     Clock,
     PutResult,
     SpoolReport,
+    attestation_spool_record,
+    journal_spool_record,
     utc_now,
 )
 from console.domain.dossier import PatientRecord, Visit
@@ -375,6 +377,30 @@ class CacheService:
             raise CacheError(f"Le dépôt chiffré n'a pas pu être écrit ({exc.strerror}).") from None
         return True
 
+    async def seal_journal_entry(
+        self,
+        actor: str,
+        action: str,
+        *,
+        patient_ins: str | None,
+        document_ids: Iterable[str],
+        mode: str,
+        detail: Mapping[str, DetailValue],
+        at: datetime,
+    ) -> bool:
+        """:meth:`seal` one journal entry of `actor` (written with its own time at the next
+        opening of her cache)."""
+        record = journal_spool_record(
+            actor,
+            action,
+            patient_ins=patient_ins,
+            document_ids=document_ids,
+            mode=mode,
+            detail=detail,
+            at=at,
+        )
+        return await self.seal(actor, record)
+
     # -- bris de glace attestations ----------------------------------------------------------
 
     async def keep_attestation(self, id_nat: str, record: AttestationRecord, pdf: bytes) -> bool:
@@ -387,22 +413,7 @@ class CacheService:
                 pass  # closed meanwhile (the card was pulled): sealed below
             else:
                 return True
-        import base64
-
-        return await self.seal(
-            id_nat,
-            {
-                "kind": "attestation",
-                "episode_id": record.episode_id,
-                "patient_ins": record.patient_ins,
-                "patient_name": record.patient_name,
-                "started_at": record.started_at.isoformat(),
-                "ended_at": record.ended_at.isoformat(),
-                "end_reason": record.end_reason.value,
-                "created_at": record.created_at.isoformat(),
-                "pdf": base64.b64encode(pdf).decode("ascii"),
-            },
-        )
+        return await self.seal(id_nat, attestation_spool_record(record, pdf))
 
     async def attestations(self, *, unsaved_only: bool = False) -> list[AttestationRecord]:
         return await self.call(lambda s: s.attestations(unsaved_only=unsaved_only))

@@ -920,8 +920,7 @@ class DepositService:
         self.policy = policy or RetryPolicy(cap_s=10.0, max_retry_after_s=10.0)
         self._memory = MemoryDepositQueue(clock)
         self._actors: dict[tuple[str, str], Actor] = {}
-        self._known_actor: Actor | None = None
-        """The directory's last answer (who is logged in), for a deposit made offline."""
+        """The directory's last answer (one login's), also used offline (see actor())."""
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -952,12 +951,11 @@ class DepositService:
         except NetworkError:
             # Offline (the console asks at login, see console.app): the directory's last answer
             # for her in this process, so that a deposit made offline is queued, not refused.
-            known = self._known_actor
+            known = next(iter(self._actors.values()), None)
             if known is not None and known.id_nat == login.id_nat:
                 return known
             raise
         self._actors = {key: found}
-        self._known_actor = found
         return found
 
     async def load_file(self, path: Path) -> LoadedFile:

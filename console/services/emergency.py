@@ -296,18 +296,16 @@ class CacheJournal:
 
         if not self.cache.can_seal(item.actor):
             return False
-        record = {
-            "kind": "journal",
-            "actor": item.actor,
-            "action": item.action,
-            "patient_ins": item.patient_ins,
-            "document_ids": list(item.document_ids),
-            "mode": item.mode,
-            "detail": dict(item.detail),
-            "at": item.at.isoformat(),
-        }
         try:
-            return await self.cache.seal(item.actor, record)
+            return await self.cache.seal_journal_entry(
+                item.actor,
+                item.action,
+                patient_ins=item.patient_ins,
+                document_ids=item.document_ids,
+                mode=item.mode,
+                detail=item.detail,
+                at=item.at,
+            )
         except CacheError as exc:
             log.warning("journal entry not sealed: %s", type(exc).__name__)
             return False

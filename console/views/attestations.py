@@ -28,25 +28,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.domain.emergency import AttestationRecord, EndReason, format_duration
+from console.domain.emergency import AttestationRecord, format_duration
 from console.domain.errors import ConsoleError
 from console.services.attestations import AttestationArchive
+from console.views.emergency_banner import end_reason_text
 from console.views.tasks import spawn
 
 __all__ = ["AttestationsDialog"]
-
-EPISODE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class AttestationsDialog(QDialog):
     """The list of the attestations kept, and "Enregistrer…" for the one selected.
 
     Signals:
-        loaded(int): the list was read (how many rows).
         saved(str): an attestation was written to this path.
     """
 
-    loaded = Signal(int)
     saved = Signal(str)
 
     def __init__(self, archive: AttestationArchive, parent: QWidget | None = None) -> None:
@@ -131,13 +128,11 @@ class AttestationsDialog(QDialog):
                 record.patient_name,
                 record.patient_ins,
                 format_duration(record.ended_at - record.started_at),
-                self.end_reason_text(record.end_reason),
+                end_reason_text(record.end_reason),
                 f"{saved:%d/%m/%Y %H:%M}" if saved is not None else self.tr("non"),
             )
             for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(EPISODE_ROLE, record.episode_id)
-                self.table.setItem(row, column, item)
+                self.table.setItem(row, column, QTableWidgetItem(text))
         if records:
             self.table.selectRow(0)
             unsaved = sum(1 for r in records if r.saved_at is None)
@@ -149,7 +144,6 @@ class AttestationsDialog(QDialog):
         else:
             self.status_label.setText(self.tr("Aucune attestation dans votre cache."))
         self._update_buttons()
-        self.loaded.emit(len(records))
 
     def selected(self) -> AttestationRecord | None:
         rows = self.table.selectionModel().selectedRows()
@@ -203,35 +197,8 @@ class AttestationsDialog(QDialog):
         self.status_label.setText(self.tr("Attestation enregistrée : {path}").format(path=path))
         self.saved.emit(str(path))
 
-    def end_reason_text(self, reason: EndReason) -> str:
-        match reason:
-            case EndReason.USER:
-                return self.tr("arrêté par vous")
-            case EndReason.EXPIRED:
-                return self.tr("durée maximale écoulée")
-            case EndReason.CARD_REMOVED:
-                return self.tr("carte retirée")
-            case EndReason.PATIENT_CLOSED:
-                return self.tr("dossier fermé")
-            case EndReason.QUIT:
-                return self.tr("application quittée")
-            case EndReason.SESSION_LOCKED:
-                return self.tr("session verrouillée")
-            case EndReason.LOGOUT:
-                return self.tr("déconnexion")
-
     # -- plumbing --------------------------------------------------------------------------------
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = spawn(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def clear(self) -> None:
-        """Forget every row (the session locks) and close."""
-        for task in list(self._tasks):
-            task.cancel()
-        self._records = []
-        self.table.setRowCount(0)
-        if self.file_dialog is not None:
-            self.file_dialog.reject()
-        self.reject()

@@ -621,24 +621,19 @@ class DossierView(QWidget):
     async def _fetch_since(
         self, dossier: OpenDossier, plan: OpeningPlan, query: DocumentQuery, generation: int
     ) -> None:
-        pages = self._service.search(dossier, (query,))
+        def add(page: DocumentPage) -> None:
+            before = len(self._rows)
+            self._add_rows(make_rows(page.documents, is_new=plan.is_new))
+            if self._total is not None:
+                self._total += len(self._rows) - before
+
         try:
-            async for page in pages:
-                if generation != self._generation:
-                    return
-                before = len(self._rows)
-                self._add_rows(make_rows(page.documents, is_new=plan.is_new))
-                if self._total is not None:
-                    self._total += len(self._rows) - before
-        except ConsoleError as exc:
-            if generation == self._generation:
+            error = await self._stream(dossier, (query,), generation, add)
+            if error is not None and generation == self._generation:
                 self.status_label.setText(
-                    self.tr("Actualisation impossible : {reason}").format(reason=str(exc))
+                    self.tr("Actualisation impossible : {reason}").format(reason=str(error))
                 )
         finally:
-            aclose = getattr(pages, "aclose", None)
-            if aclose is not None:
-                await aclose()
             if generation == self._generation:
                 self._set_loading(False)
                 self._update_count()
@@ -1052,22 +1047,38 @@ class DossierView(QWidget):
 
     async def _fetch(self, dossier: OpenDossier, plan: OpeningPlan, generation: int) -> bool:
         """Stream the plan's searches into the table; whether the whole list arrived."""
-        pages = self._service.search(dossier, plan.queries)
+        error = await self._stream(
+            dossier, plan.queries, generation, lambda page: self._add_page(page, plan)
+        )
+        if error is not None:
+            if generation == self._generation:
+                self._error = self.tr("Liste incomplète : {reason}").format(reason=str(error))
+                self.error_label.setText(self._error)
+            return False
+        return generation == self._generation
+
+    async def _stream(
+        self,
+        dossier: OpenDossier,
+        queries: Sequence[DocumentQuery],
+        generation: int,
+        on_page: Callable[[DocumentPage], None],
+    ) -> ConsoleError | None:
+        """Give each page of `queries` to `on_page` while `generation` is current (the search
+        is closed in any case); the error that cut the list short, if any."""
+        pages = self._service.search(dossier, queries)
         try:
             async for page in pages:
                 if generation != self._generation:
-                    return False
-                self._add_page(page, plan)
+                    return None
+                on_page(page)
         except ConsoleError as exc:
-            if generation == self._generation:
-                self._error = self.tr("Liste incomplète : {reason}").format(reason=str(exc))
-                self.error_label.setText(self._error)
-            return False
+            return exc
         finally:
             aclose = getattr(pages, "aclose", None)
             if aclose is not None:
                 await aclose()
-        return generation == self._generation
+        return None
 
     def _add_page(self, page: DocumentPage, plan: OpeningPlan) -> None:
         if page.total is not None:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -361,20 +361,26 @@ class EmergencyBanner(QFrame):
 
     def end_reason_text(self, reason: EndReason | None) -> str:
         """The French wording of why the episode ended."""
-        match reason:
-            case EndReason.USER:
-                return self.tr("arrêté par vous")
-            case EndReason.EXPIRED:
-                return self.tr("durée maximale écoulée")
-            case EndReason.CARD_REMOVED:
-                return self.tr("carte retirée")
-            case EndReason.PATIENT_CLOSED:
-                return self.tr("dossier fermé")
-            case EndReason.QUIT:
-                return self.tr("application quittée")
-            case EndReason.SESSION_LOCKED:
-                return self.tr("session verrouillée")
-            case EndReason.LOGOUT:
-                return self.tr("déconnexion")
-            case None:
-                return ""
+        return end_reason_text(reason)
+
+
+def end_reason_text(reason: EndReason | None) -> str:
+    """Why an episode ended, in words (the banner's, and the attestations list's)."""
+
+    match reason:
+        case EndReason.USER:
+            return QCoreApplication.translate("EmergencyBanner", "arrêté par vous")
+        case EndReason.EXPIRED:
+            return QCoreApplication.translate("EmergencyBanner", "durée maximale écoulée")
+        case EndReason.CARD_REMOVED:
+            return QCoreApplication.translate("EmergencyBanner", "carte retirée")
+        case EndReason.PATIENT_CLOSED:
+            return QCoreApplication.translate("EmergencyBanner", "dossier fermé")
+        case EndReason.QUIT:
+            return QCoreApplication.translate("EmergencyBanner", "application quittée")
+        case EndReason.SESSION_LOCKED:
+            return QCoreApplication.translate("EmergencyBanner", "session verrouillée")
+        case EndReason.LOGOUT:
+            return QCoreApplication.translate("EmergencyBanner", "déconnexion")
+        case None:
+            return ""

@@ -409,7 +409,7 @@
 <context>
     <name>AttestationsDialog</name>
     <message>
-        <location filename="../../console/views/attestations.py" line="+55"/>
+        <location filename="../../console/views/attestations.py" line="+52"/>
         <source>Attestations de bris de glace</source>
         <translation>Break-glass attestations</translation>
     </message>
@@ -469,7 +469,7 @@
         <translation>no</translation>
     </message>
     <message>
-        <location line="+10"/>
+        <location line="+8"/>
         <source>%1 attestation(s), dont %2 à enregistrer.</source>
         <translation>%1 attestation(s), %2 still to save.</translation>
     </message>
@@ -479,7 +479,7 @@
         <translation>No attestation in your cache.</translation>
     </message>
     <message>
-        <location line="+21"/>
+        <location line="+20"/>
         <source>Enregistrer l&apos;attestation de bris de glace</source>
         <translation>Save the break-glass attestation</translation>
     </message>
@@ -497,41 +497,6 @@
         <location line="+5"/>
         <source>Attestation enregistrée : {path}</source>
         <translation>Attestation saved: {path}</translation>
-    </message>
-    <message>
-        <location line="+6"/>
-        <source>arrêté par vous</source>
-        <translation>stopped by you</translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>durée maximale écoulée</source>
-        <translation>maximum duration elapsed</translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>carte retirée</source>
-        <translation>card removed</translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>dossier fermé</source>
-        <translation>record closed</translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>application quittée</source>
-        <translation>application closed</translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>session verrouillée</source>
-        <translation>session locked</translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>déconnexion</source>
-        <translation>logged out</translation>
     </message>
 </context>
 <context>
@@ -1343,7 +1308,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DocumentTableModel</name>
     <message>
-        <location filename="../../console/views/document_model.py" line="+277"/>
+        <location filename="../../console/views/document_model.py" line="+279"/>
         <source>Date de l&apos;acte</source>
         <translation>Date of the act</translation>
     </message>
@@ -1941,7 +1906,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>{mode} ended</translation>
     </message>
     <message>
-        <location line="+7"/>
+        <location line="+13"/>
         <source>arrêté par vous</source>
         <translation>stopped by you</translation>
     </message>

@@ -17,26 +17,18 @@ import pytest
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
-from console.app import ConsoleApp
-from console.config import Settings
 from console.domain.emergency import EndReason, JournalAction
 from console.domain.session import SessionState
-from console.services.cache import CacheService
 from console.services.emergency import CacheJournal
-from console.smartcard.fake import FakeCardReader, FakeToken
 from console.views.attestations import AttestationsDialog
+from tests.gui import test_deposit_card_removal
 from tests.gui.conftest import AsyncLoop
 from tests.gui.test_main_window import (
-    GP_PIN,
-    T0,
-    FakeDossierView,
-    FakeSearchWidget,
     Harness,
     log_in,
     log_in_to_search,
 )
 from tests.gui.test_wiring import EmergencyGateway, open_in_bris_de_glace
-from tests.qtloop import LiveLoop
 
 pytestmark = [
     pytest.mark.gui,
@@ -44,46 +36,14 @@ pytestmark = [
 ]
 
 
-def no_keyring() -> tuple[None, str]:
-    return None, "no backend (test)"
-
-
-@pytest.fixture
-def aloop(aloop: AsyncLoop) -> Iterator[LiveLoop]:
-    """Real cache, spool and PDF work between steps (see tests.qtloop.LiveLoop)."""
-    loop = LiveLoop(aloop.loop)
-    try:
-        yield loop
-    finally:
-        loop.release()
+aloop = test_deposit_card_removal.aloop  # real cache, spool and PDF work between steps
 
 
 @pytest.fixture
 def wired(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[Harness]:
-    gp = FakeToken(pin=GP_PIN)
-    reader = FakeCardReader([gp])
-    gateway = EmergencyGateway()
-    settings = Settings(card_poll_interval_s=0.1, config_dir=tmp_path, data_dir=tmp_path)
-    console = ConsoleApp(
-        settings,
-        reader=reader,
-        gateway=gateway,  # type: ignore[arg-type]
-        search_factory=FakeSearchWidget,
-        dossier_factory=FakeDossierView,
-        clock=lambda: T0,
-        cache=CacheService(tmp_path / "cache", keyring=no_keyring),
+    yield from test_deposit_card_removal.wired_with_cache(
+        qtbot, aloop, tmp_path, EmergencyGateway()
     )
-    qtbot.addWidget(console.window)
-
-    async def start() -> None:
-        console.start()
-        await console.wait_started()
-
-    aloop.run(start())
-    try:
-        yield Harness(console, reader, gateway, gp, [T0])
-    finally:
-        aloop.run(console.aclose())
 
 
 def cell(dialog: AttestationsDialog, row: int, column: int) -> str:

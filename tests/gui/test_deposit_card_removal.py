@@ -102,12 +102,12 @@ def aloop(aloop: AsyncLoop) -> Iterator[LiveLoop]:
         loop.release()
 
 
-@pytest.fixture
-def wired(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[Harness]:
-    """The console with the real encrypted cache (``make_harness`` has none)."""
+def wired_with_cache(
+    qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path, gateway: FakeGateway
+) -> Iterator[Harness]:
+    """The console over `gateway` with the real encrypted cache (``make_harness`` has none)."""
     gp = FakeToken(pin=GP_PIN)
     reader = FakeCardReader([gp])
-    gateway = DepositingGateway()
     settings = Settings(card_poll_interval_s=0.1, config_dir=tmp_path, data_dir=tmp_path)
     console = ConsoleApp(
         settings,
@@ -129,6 +129,11 @@ def wired(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[Harness]:
         yield Harness(console, reader, gateway, gp, [T0])
     finally:
         aloop.run(console.aclose())
+
+
+@pytest.fixture
+def wired(qtbot: QtBot, aloop: AsyncLoop, tmp_path: Path) -> Iterator[Harness]:
+    yield from wired_with_cache(qtbot, aloop, tmp_path, DepositingGateway())
 
 
 def outbox(h: Harness, aloop: AsyncLoop) -> list[tuple[str, OutboxState, bytes | None, int]]:

@@ -615,7 +615,7 @@ class FakeCache:
     def can_seal(self, id_nat: str) -> bool:
         return False  # never opened in this process: pending in memory (the spool: test_cache)
 
-    async def seal(self, id_nat: str, record: Any) -> bool:
+    async def seal_journal_entry(self, actor: str, action: str, **fields: Any) -> bool:
         raise AssertionError("nothing can be sealed for a cache never opened")
 
 
