@@ -200,6 +200,14 @@ class FilterBar(QWidget):
         top.addWidget(self.presets_button)
 
         self.chips_box = QWidget()
+        # The row keeps its place when it has no chip: the table below does not jump (and
+        # relayout) when the first letter typed brings the first chip.
+        policy = self.chips_box.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.chips_box.setSizePolicy(policy)
+        sample = ChipWidget("Ag", "")
+        self.chips_box.setMinimumHeight(sample.sizeHint().height())
+        sample.deleteLater()
         self._chips_layout = QHBoxLayout(self.chips_box)
         self._chips_layout.setContentsMargins(0, 0, 0, 0)
         self._chips_layout.setSpacing(4)

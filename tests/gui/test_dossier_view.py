@@ -948,6 +948,28 @@ def test_chips_from_the_menus_remove_in_one_click(
     assert view.model.rowCount() == 3 and bar.chip_texts() == []
 
 
+def test_the_table_does_not_move_when_the_first_chip_appears(
+    view: DossierView, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    load(view, aloop)
+    view.remove_date_limit()
+    aloop.wait_until(lambda: not view.loading)
+
+    def table_place() -> tuple[int, int]:
+        QApplication.processEvents()
+        return view.table.mapTo(view, view.table.rect().topLeft()).y(), view.table.height()
+
+    assert not view.filter_bar.chips_box.isVisible()
+    before = table_place()
+    view.filter_bar.text_edit.setFocus()
+    qtbot.keyClicks(view.filter_bar.text_edit, "d")
+    view.filter_bar.flush_text()
+    assert view.filter_bar.chip_texts() == ["Texte : « d »"]
+    assert table_place() == before
+    view.filter_bar.clear_action.trigger()
+    assert not view.filter_bar.chips_box.isVisible() and table_place() == before
+
+
 def test_presets_are_saved_per_professional(
     qtbot: QtBot, aloop: AsyncLoop, presets: PresetService
 ) -> None:

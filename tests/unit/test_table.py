@@ -241,7 +241,7 @@ def apply_plan(
     return result
 
 
-titles = st.sampled_from(["Bilan", "bilan", "Écho", "echo 2", "Echo 10", "Zona", ""])
+titles = st.sampled_from(["Bilan", "bilan", "Écho", "echo 2", "Echo 10", "Zona", "Œdème-X 1", ""])
 days = st.integers(min_value=0, max_value=6)
 flags = st.sampled_from(
     [frozenset(), frozenset({Visibility.MASQUE_PS}), frozenset({Visibility.INVISIBLE_PATIENT})]
@@ -356,7 +356,9 @@ def test_new_rows_and_the_new_only_filter() -> None:
 
 any_filter = st.builds(
     DocumentFilter,
-    text=st.sampled_from(["", "echo", "ÉCHO 1", "bilan", "zona", "oe", "cr", "10 b"]),
+    text=st.sampled_from(
+        ["", "echo", "ÉCHO 1", "bilan", "zona", "oe", "cr", "10 b", "b", "É", "1 z", "-", "x o e"]
+    ),
     type_codes=st.frozensets(st.sampled_from(["11488-4", "18748-4", "57833-6"]), max_size=2),
     class_codes=st.frozensets(st.sampled_from(["10", "31", "42"]), max_size=2),
     authors=st.frozensets(st.sampled_from(["810000000001", "810000000009"]), max_size=1),
@@ -460,6 +462,30 @@ def test_a_row_set_fed_by_pages_views_as_the_pure_functions(
     assert len(rowset) == len(everything) and list(rowset.rows) == everything
     rowset.clear()
     assert len(rowset) == 0 and rowset.view(DocumentFilter(), SortSpec()) == []
+
+
+def test_a_row_set_filters_its_text_at_every_size() -> None:
+    """The text filter picks per-row flags into each order: with no row, one row (where an
+    ``itemgetter`` of one index would return an item, not a tuple) and after rows arrive."""
+    rowset = RowSet()
+    by_title = SortSpec(Column.TITLE, descending=False)
+    assert rowset.view(DocumentFilter("bilan"), by_title) == []
+    rowset.add(make_rows([doc("a", title="Bilan sanguin")]))
+    assert ids(rowset.view(DocumentFilter("bilan"), by_title)) == ["a"]
+    assert rowset.view(DocumentFilter("scanner"), by_title) == []
+    rowset.add(make_rows([doc("b", title="Scanner"), doc("c", title="Bilan lipidique")]))
+    assert ids(rowset.view(DocumentFilter("bilan"), by_title)) == ["c", "a"]
+    assert ids(rowset.view(DocumentFilter("bilan sang"), by_title)) == ["a"]
+    assert ids(rowset.view(DocumentFilter("scanner"), by_title)) == ["b"]
+    # One-character words come from the index kept page by page (a character held by the
+    # first row of a page only, by one page only, by every row, by no row).
+    rowset.add(make_rows([doc("d", title="Scanner 7 W"), doc("e", title="Bilan W")]))
+    everything = list(rowset.rows)
+    for text in ("7", "w", "W 7", "q", "7 q", "b 7", "- w", "sca 7"):
+        assert ids(rowset.view(DocumentFilter(text), by_title)) == ids(
+            view_rows(everything, DocumentFilter(text), by_title)
+        ), text
+    assert ids(rowset.view(DocumentFilter("7"), by_title)) == ["d"]
 
 
 def test_a_keystroke_at_the_end_narrows_the_filter() -> None:
