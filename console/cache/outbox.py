@@ -153,27 +153,21 @@ class Outbox:
         """
         now = self._db.now_us()
         master = master_id or new_master_id()
+        payload = bytes(payload)
+        info_json = json.dumps(dict(info or {}), sort_keys=True, ensure_ascii=False)
         with self._db.transaction():
             cursor = self._db.conn.execute(
                 "INSERT INTO outbox (master_id, kind, patient_ins, batch_id, payload, info,"
                 " state, attempts, created, updated, next_attempt)"
                 " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-                (
-                    master,
-                    kind,
-                    patient_ins,
-                    batch_id,
-                    bytes(payload),
-                    json.dumps(dict(info or {}), sort_keys=True, ensure_ascii=False),
-                    now,
-                    now,
-                    now,
-                ),
+                (master, kind, patient_ins, batch_id, payload, info_json, now, now, now),
             )
             item_id = int(cursor.lastrowid)
-        found = self.get(item_id)
-        assert found is not None
-        return found
+        # The row as written (not read back: that would decrypt the whole payload again).
+        return _item(
+            (item_id, master, kind, patient_ins, batch_id, payload, info_json,
+             OutboxState.PENDING.value, 0, None, None, now, now, now)
+        )  # fmt: skip
 
     def claim(self, limit: int = 1, *, now: datetime | None = None) -> list[OutboxItem]:
         """Take up to `limit` pending items that are due, oldest first, and mark them sending.

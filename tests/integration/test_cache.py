@@ -848,6 +848,18 @@ def test_an_item_sent_but_not_acked_is_resent_with_the_same_master_id(
         store.close()
 
 
+def test_an_enqueued_item_is_returned_as_stored(store: CacheStore) -> None:
+    """enqueue() builds its answer from what it wrote (no second decryption of the
+    payload): it must be exactly the row read back."""
+    info = {"file": "cr é.pdf", "size": 3, "nested": {"b": [1, 2]}, "a": None}
+    item = store.outbox.enqueue(bytearray(b"payload"), patient_ins=INS_A, batch_id="b", info=info)
+    stored = store.outbox.get(item.id)
+    assert stored is not None and item == stored and item.next_attempt == stored.next_attempt
+    assert type(item.payload) is bytes and item.info == info
+    bare = store.outbox.enqueue(b"x")
+    assert bare == store.outbox.get(bare.id) and (bare.patient_ins, bare.info) == (None, {})
+
+
 def test_outbox_retries_failures_and_cancels(store: CacheStore, clock: Clock) -> None:
     outbox = store.outbox
     first = outbox.enqueue(b"one", batch_id="b1")
