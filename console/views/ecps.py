@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
+    QLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -125,6 +126,10 @@ class EcpsWaitDialog(QDialog):
         buttons.addWidget(self.cancel_button)
 
         layout = QVBoxLayout(self)
+        # The dialog grows with what show_pending() reveals (the code must never be clipped),
+        # and is wide enough for the wrapped sentences to read in two or three lines.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        self.status_label.setMinimumWidth(self.fontMetrics().averageCharWidth() * 64)
         layout.addWidget(self.status_label)
         layout.addWidget(self.compare_label)
         layout.addWidget(self.binding_label)
@@ -162,6 +167,7 @@ class EcpsWaitDialog(QDialog):
         self.countdown_label.show()
         self._tick()
         self._timer.start()
+        self.adjustSize()  # the wrapped sentences' height for the dialog's width
 
     def remaining_s(self) -> float:
         """Seconds before the request expires (0 before it is sent)."""

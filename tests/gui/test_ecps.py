@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.domain.session import AuthMethod, EcpsPending, LockReason, SessionState
@@ -232,8 +233,14 @@ def test_wait_dialog_counts_down(qtbot: QtBot, aloop: AsyncLoop) -> None:
     dialog = EcpsWaitDialog(GP_ID, clock=lambda: now[0])
     qtbot.addWidget(dialog)
     assert dialog.remaining_s() == 0
+    dialog.show()
     dialog.show_pending(EcpsPending(GP_ID, "K7QX", now[0] + timedelta(seconds=120)))
+    QApplication.processEvents()
     assert dialog.binding_label.text() == "K7QX"
+    # The dialog grew with what appeared: nothing clipped (the code least of all).
+    for label in (dialog.status_label, dialog.compare_label, dialog.warning_label):
+        assert label.height() >= label.heightForWidth(label.width()), label.text()
+    assert dialog.binding_label.height() >= dialog.binding_label.sizeHint().height()
     assert dialog.binding_label.textFormat() is Qt.TextFormat.PlainText
     assert dialog.countdown_label.text() == "La demande expire dans 2:00."
     now[0] += timedelta(seconds=61)
