@@ -63,17 +63,19 @@ class ColumnDef:
 
 COLUMNS: tuple[ColumnDef, ...] = (
     ColumnDef(Column.ACT_DATE, 11),
+    ColumnDef(Column.TYPE, 22),
+    ColumnDef(Column.TITLE, 34),
+    ColumnDef(Column.AUTHOR, 18),
+    ColumnDef(Column.VISIBILITY, 20),
+    ColumnDef(Column.STATUS, 10),
     ColumnDef(Column.DEPOSIT_DATE, 11),
-    ColumnDef(Column.TYPE, 26),
-    ColumnDef(Column.CLASS, 16),
-    ColumnDef(Column.TITLE, 40),
-    ColumnDef(Column.AUTHOR, 20),
+    ColumnDef(Column.CLASS, 14),
     ColumnDef(Column.PROFESSION, 14),
-    ColumnDef(Column.STRUCTURE, 20),
-    ColumnDef(Column.VISIBILITY, 28),
-    ColumnDef(Column.STATUS, 10, stretch=True),
+    ColumnDef(Column.STRUCTURE, 20, stretch=True),
 )
-"""The columns in display order."""
+"""The columns in display order: what tells a document apart and whether it is masked or
+new first (on a 1366-pixel screen, beside the preview, they are what shows without
+scrolling); the professional moves, hides and widens them, and the view remembers."""
 
 DATE_COLUMNS = frozenset({Column.ACT_DATE, Column.DEPOSIT_DATE})
 

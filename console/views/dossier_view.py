@@ -36,7 +36,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QShortcut
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -206,6 +206,51 @@ class DocumentTableView(QTableView):
         self._typed = ""
         self._typed_at = 0.0
         self.type_ahead_column = Column.TITLE
+        # Said over the empty table: why it is empty, and the one click that fills it again.
+        self.empty_state = QWidget(self.viewport())
+        self.empty_state.setObjectName("emptyState")
+        self.empty_label = QLabel()
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_button = QPushButton()
+        self.empty_button.setObjectName("emptyStateAction")
+        self.empty_button.clicked.connect(self._empty_action_clicked)
+        empty_layout = self._empty_layout = QVBoxLayout(self.empty_state)
+        empty_layout.addWidget(self.empty_label)
+        empty_layout.addWidget(self.empty_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.empty_state.hide()
+        self._empty_action: Callable[[], None] | None = None
+
+    def show_empty_state(self, text: str, action: str, run: Callable[[], None]) -> None:
+        """Say ``text`` over the (empty) table, with a button ``action`` that calls ``run``."""
+        self.empty_label.setText(text)
+        self.empty_button.setText(action)
+        self._empty_action = run
+        self._place_empty_state()
+        self.empty_state.show()
+
+    def hide_empty_state(self) -> None:
+        self.empty_state.hide()
+        self._empty_action = None
+
+    def _empty_action_clicked(self) -> None:
+        if self._empty_action is not None:
+            self._empty_action()
+
+    def _place_empty_state(self) -> None:
+        area = self.viewport().rect()
+        width = min(area.width() - 16, max(320, area.width() * 2 // 3))
+        height = self._empty_layout.heightForWidth(width)
+        height = max(height, self.empty_state.sizeHint().height())
+        self.empty_state.setGeometry(
+            area.x() + (area.width() - width) // 2, area.y() + area.height() // 4, width, height
+        )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.empty_state.isVisible():
+            self._place_empty_state()
 
     def keyboardSearch(self, search: str) -> None:
         model = self.model()
@@ -426,6 +471,7 @@ class DossierView(QWidget):
         bar.addWidget(self.loading_label)
         bar.addWidget(self.loading_bar)
         bar.addWidget(self.count_label)
+        self.filter_bar.trailing.addLayout(bar, 1)
 
         # Table.
         self.model = DossierTableModel(self)
@@ -499,7 +545,6 @@ class DossierView(QWidget):
         self.entourage_view: EntourageView | None = None
         if vaccinations is None and entourage is None:
             layout.addWidget(self.filter_bar)
-            layout.addLayout(bar)
             layout.addWidget(self.splitter, 1)
             self.documents_page: QWidget = self
         else:
@@ -507,7 +552,6 @@ class DossierView(QWidget):
             documents = QVBoxLayout(self.documents_page)
             documents.setContentsMargins(0, 0, 0, 0)
             documents.addWidget(self.filter_bar)
-            documents.addLayout(bar)
             documents.addWidget(self.splitter, 1)
             self.tabs = QTabWidget()
             self.tabs.setDocumentMode(True)
@@ -1125,6 +1169,27 @@ class DossierView(QWidget):
             text = self.tr("{text} (sur {total} annoncés)").format(text=text, total=self._total)
         self.count_label.setText(text)
         self._update_new_label()
+        self._update_empty_state(shown, fetched)
+
+    def _update_empty_state(self, shown: int, fetched: int) -> None:
+        if shown or self._loading or self._dossier is None:
+            self.table.hide_empty_state()
+        elif fetched:
+            self.table.show_empty_state(
+                self.tr("Aucun des {total} documents ne correspond aux filtres.").format(
+                    total=fetched
+                ),
+                self.tr("Effacer les filtres"),
+                self.filter_bar.clear_filter,
+            )
+        elif self._plan is not None and self._plan.date_limited:
+            self.table.show_empty_state(
+                self.tr("Aucun document des deux dernières années."),
+                self.tr("Voir tout l'historique"),
+                self.remove_date_limit,
+            )
+        else:
+            self.table.hide_empty_state()
 
     def _update_new_label(self) -> None:
         plan = self._plan

@@ -213,11 +213,20 @@ class FilterBar(QWidget):
         self._chips_layout.setSpacing(4)
         self._chips_layout.addStretch(1)
 
+        self.trailing = QHBoxLayout()
+        """Right of the chips, on their line: the owner's counts and statuses (kept there, the
+        line is never empty space)."""
+        self.trailing.setContentsMargins(0, 0, 0, 0)
+        second = QHBoxLayout()
+        second.setContentsMargins(0, 0, 0, 0)
+        second.addWidget(self.chips_box, 1)
+        second.addLayout(self.trailing)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(top)
-        layout.addWidget(self.chips_box)
+        layout.addLayout(second)
         self._show_chips()
 
     # -- public API ----------------------------------------------------------------------------

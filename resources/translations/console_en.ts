@@ -1308,7 +1308,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DocumentTableModel</name>
     <message>
-        <location filename="../../console/views/document_model.py" line="+279"/>
+        <location filename="../../console/views/document_model.py" line="+281"/>
         <source>Date de l&apos;acte</source>
         <translation>Date of the act</translation>
     </message>
@@ -1532,19 +1532,19 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DossierView</name>
     <message>
-        <location filename="../../console/views/dossier_view.py" line="+346"/>
+        <location filename="../../console/views/dossier_view.py" line="+391"/>
         <source>Fermer le dossier</source>
         <translation>Close the record</translation>
     </message>
     <message>
         <location line="+40"/>
-        <location line="+603"/>
+        <location line="+597"/>
         <location line="+10"/>
         <source>2 dernières années</source>
         <translation>Last 2 years</translation>
     </message>
     <message>
-        <location line="-607"/>
+        <location line="-601"/>
         <source>Retirer ce filtre : afficher tout l&apos;historique du patient</source>
         <translation>Remove this filter: show the patient&apos;s whole history</translation>
     </message>
@@ -1559,12 +1559,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Loading…</translation>
     </message>
     <message>
-        <location line="+32"/>
+        <location line="+33"/>
         <source>Documents du patient</source>
         <translation>Patient&apos;s documents</translation>
     </message>
     <message>
-        <location line="+549"/>
+        <location line="+542"/>
         <source>Règle du DMP : à la première ouverture, seuls les documents des deux dernières années sont listés (depuis le {start}).</source>
         <translation>DMP rule: at the first opening, only the documents of the last two years are listed (since {start}).</translation>
     </message>
@@ -1574,7 +1574,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Date of birth unknown</translation>
     </message>
     <message>
-        <location line="-435"/>
+        <location line="-430"/>
         <source>Documents</source>
         <translation>Documents</translation>
     </message>
@@ -1594,12 +1594,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Masked — revealed by break-glass</translation>
     </message>
     <message>
-        <location line="+54"/>
+        <location line="+52"/>
         <source>Actualisation impossible : {reason}</source>
         <translation>Refresh failed: {reason}</translation>
     </message>
     <message>
-        <location line="+157"/>
+        <location line="+154"/>
         <source>Session verrouillée : reconnectez-vous avec votre carte.</source>
         <translation>Session locked: sign in again with your card.</translation>
     </message>
@@ -1684,12 +1684,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>DMP rule: the documents known since you first opened this record cover the last two years; only the deposits made since you last opened it ({since}) were searched.</translation>
     </message>
     <message>
-        <location line="+61"/>
+        <location line="+58"/>
         <source>Liste incomplète : {reason}</source>
         <translation>Incomplete list: {reason}</translation>
     </message>
     <message>
-        <location line="+40"/>
+        <location line="+59"/>
         <source>{shown} document sur {total}</source>
         <translation>{shown} document of {total}</translation>
     </message>
@@ -1719,7 +1719,27 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>{text} (of {total} announced)</translation>
     </message>
     <message>
-        <location line="+13"/>
+        <location line="+10"/>
+        <source>Aucun des {total} documents ne correspond aux filtres.</source>
+        <translation>None of the {total} documents matches the filters.</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Effacer les filtres</source>
+        <translation>Clear the filters</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Aucun document des deux dernières années.</source>
+        <translation>No document from the last two years.</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Voir tout l&apos;historique</source>
+        <translation>Show the whole history</translation>
+    </message>
+    <message>
+        <location line="+15"/>
         <source>Rien de nouveau depuis le {since}</source>
         <translation>Nothing new since {since}</translation>
     </message>
@@ -1737,7 +1757,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>EcpsWaitDialog</name>
     <message>
-        <location filename="../../console/views/ecps.py" line="+79"/>
+        <location filename="../../console/views/ecps.py" line="+80"/>
         <source>Connexion e-CPS</source>
         <translation>e-CPS sign-in</translation>
     </message>
@@ -1762,12 +1782,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Cancel</translation>
     </message>
     <message>
-        <location line="+35"/>
+        <location line="+39"/>
         <source>Demande envoyée à l&apos;application e-CPS de %1.</source>
         <translation>Request sent to the e-CPS app of %1.</translation>
     </message>
     <message>
-        <location line="+21"/>
+        <location line="+22"/>
         <source>La demande expire dans %1.</source>
         <translation>The request expires in %1.</translation>
     </message>
@@ -2111,12 +2131,12 @@ The document will no longer be listed for anyone. This action is final.</transla
     </message>
     <message>
         <location line="+2"/>
-        <location line="+319"/>
+        <location line="+336"/>
         <source>Nouveaux seulement</source>
         <translation>New only</translation>
     </message>
     <message>
-        <location line="-314"/>
+        <location line="-331"/>
         <source>Effacer tous les filtres</source>
         <translation>Clear all filters</translation>
     </message>
@@ -2166,7 +2186,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Saved filters</translation>
     </message>
     <message>
-        <location line="+121"/>
+        <location line="+138"/>
         <source>Enregistrer le filtre</source>
         <translation>Save the filter</translation>
     </message>

@@ -373,15 +373,15 @@ def test_header_labels_every_column() -> None:
     labels = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(len(COLUMNS))]
     assert labels == [
         "Date de l'acte",
-        "Déposé le",
         "Type",
-        "Classe",
         "Titre",
         "Auteur",
-        "Profession",
-        "Structure",
         "Visibilité",
         "Statut",
+        "Déposé le",
+        "Classe",
+        "Profession",
+        "Structure",
     ]
 
 
@@ -968,6 +968,49 @@ def test_the_table_does_not_move_when_the_first_chip_appears(
     assert table_place() == before
     view.filter_bar.clear_action.trigger()
     assert not view.filter_bar.chips_box.isVisible() and table_place() == before
+
+
+def test_a_laptop_screen_shows_the_masked_badge_beside_the_preview(
+    qtbot: QtBot, aloop: AsyncLoop
+) -> None:
+    """At 1366 pixels, with the preview open, the columns that tell a document apart and
+    whether it is masked or new show without scrolling sideways."""
+    view = make_view(qtbot, FakeDocumentsService([all_docs()]))
+    view.resize(1366, 700)
+    load(view, aloop)
+    QApplication.processEvents()
+    head = view.table.horizontalHeader()
+    width = view.table.viewport().width()
+    for column in (Column.ACT_DATE, Column.TYPE, Column.TITLE, Column.AUTHOR, Column.VISIBILITY):
+        at = head.sectionViewportPosition(section(column))
+        assert 0 <= at and at + min(head.sectionSize(section(column)), 60) <= width, column
+
+
+def test_an_empty_table_says_why_and_fills_again_in_one_click(
+    view: DossierView, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    service = fake(view)
+    service.pages = [[doc(1, days_ago=800, title="Bilan"), doc(2, days_ago=900)]]
+    load(view, aloop)
+    empty = view.table.empty_state
+    # Nothing in the last two years: said over the table, with the whole history a click away.
+    assert view.model.rowCount() == 0 and empty.isVisible()
+    assert view.table.empty_label.text() == "Aucun document des deux dernières années."
+    ended = service.fetches_ended
+    qtbot.mouseClick(view.table.empty_button, Qt.MouseButton.LeftButton)
+    aloop.wait_until(lambda: not view.loading and service.fetches_ended > ended)
+    assert shown_ids(view.model) == ["doc-001", "doc-002"] and not empty.isVisible()
+    # A filter that hides everything: said, and cleared in one click.
+    view.set_filter(DocumentFilter("scanner", new_only=True))
+    assert view.model.rowCount() == 0 and empty.isVisible()
+    assert view.table.empty_label.text() == "Aucun des 2 documents ne correspond aux filtres."
+    assert view.table.empty_button.text() == "Effacer les filtres"
+    assert view.table.viewport().rect().contains(empty.geometry())
+    qtbot.mouseClick(view.table.empty_button, Qt.MouseButton.LeftButton)
+    assert view.filter_bar.filter() == DocumentFilter() and view.model.rowCount() == 2
+    assert not empty.isVisible()
+    view.close_dossier()
+    assert not empty.isVisible()
 
 
 def test_presets_are_saved_per_professional(
