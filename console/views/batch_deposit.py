@@ -167,9 +167,9 @@ class BatchTableModel(QAbstractTableModel):
                 BatchColumn.TYPE: self.tr("Type"),
                 BatchColumn.TITLE: self.tr("Titre"),
                 BatchColumn.DATE: self.tr("Date de l'acte"),
-                BatchColumn.MASKED: self.tr("Masqué PS"),
-                BatchColumn.INVISIBLE_PATIENT: self.tr("Invisible patient"),
-                BatchColumn.INVISIBLE_RL: self.tr("Invisible repr. légaux"),
+                BatchColumn.MASKED: self.tr("Masqué"),
+                BatchColumn.INVISIBLE_PATIENT: self.tr("Inv. patient"),
+                BatchColumn.INVISIBLE_RL: self.tr("Inv. repr."),
                 BatchColumn.STATUS: self.tr("Statut"),
                 BatchColumn.MESSAGE: self.tr("Message"),
             }[BatchColumn(section)]
@@ -457,9 +457,27 @@ class BatchDepositView(QWidget):
         self.table.setItemDelegateForColumn(BatchColumn.DATE, DateDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(BatchColumn.MESSAGE, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(BatchColumn.FILE, 220)
-        header.resizeSection(BatchColumn.TYPE, 200)
-        header.resizeSection(BatchColumn.TITLE, 200)
+        # Widths in characters: the INS whole (15 digits), each status whole, the flags as
+        # narrow as their header (their tooltip says what they mean); the message takes the
+        # rest (its tooltip holds all of it).
+        char = self.table.fontMetrics().averageCharWidth()
+        digit = self.table.fontMetrics().horizontalAdvance("0")
+        widths = {
+            BatchColumn.FILE: 24 * char,
+            BatchColumn.INS: 15 * digit + 16,
+            BatchColumn.TYPE: 24 * char,
+            BatchColumn.TITLE: 20 * char,
+            BatchColumn.DATE: 10 * digit + 16,
+            BatchColumn.STATUS: max(
+                self.table.fontMetrics().horizontalAdvance(self.model.status_text(status))
+                for status in ItemStatus
+            )
+            + 16,
+        }
+        for column, width in widths.items():
+            header.resizeSection(column, width)
+        for column in _FLAGS:
+            header.resizeSection(column, header.sectionSizeFromContents(column).width())
         self.table.verticalHeader().setDefaultSectionSize(22)
 
         self.remove_button = QPushButton(self.tr("Retirer la sélection"))
@@ -617,7 +635,9 @@ class BatchDepositView(QWidget):
             return None
         self.doctor_status.setStyleSheet(OK_STYLE)
         self.doctor_status.setText(
-            self.tr("Documents déposés pour le compte de {doctor}.").format(doctor=doctor.display)
+            self.tr("Les documents seront déposés pour le compte de {doctor}.").format(
+                doctor=doctor.display
+            )
         )
         self._update_controls()
         return doctor

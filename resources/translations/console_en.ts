@@ -542,7 +542,7 @@
         <translation>Without a manifest, the details are read from the file name: {rule} (e.g. 255081416802538_11488-4_20250620_Compte_rendu.pdf).</translation>
     </message>
     <message>
-        <location line="+29"/>
+        <location line="+47"/>
         <source>Retirer la sélection</source>
         <translation>Remove the selection</translation>
     </message>
@@ -553,12 +553,12 @@
     </message>
     <message>
         <location line="+2"/>
-        <location line="+265"/>
+        <location line="+267"/>
         <source>Déposer le lot</source>
         <translation>Deposit the batch</translation>
     </message>
     <message>
-        <location line="-263"/>
+        <location line="-265"/>
         <source>Pause</source>
         <translation>Pause</translation>
     </message>
@@ -614,11 +614,11 @@
     </message>
     <message>
         <location line="+39"/>
-        <source>Documents déposés pour le compte de {doctor}.</source>
-        <translation>Documents deposited on behalf of {doctor}.</translation>
+        <source>Les documents seront déposés pour le compte de {doctor}.</source>
+        <translation>The documents will be deposited on behalf of {doctor}.</translation>
     </message>
     <message>
-        <location line="+29"/>
+        <location line="+31"/>
         <source>{n} fichier(s) ajouté(s) : vérifiez le lot.</source>
         <translation>{n} file(s) added: check the batch.</translation>
     </message>
@@ -751,7 +751,7 @@
 <context>
     <name>BatchTableModel</name>
     <message>
-        <location line="-689"/>
+        <location line="-709"/>
         <source>Fichier</source>
         <translation>File</translation>
     </message>
@@ -777,18 +777,18 @@
     </message>
     <message>
         <location line="+1"/>
-        <source>Masqué PS</source>
-        <translation>Masked HP</translation>
+        <source>Masqué</source>
+        <translation>Masked</translation>
     </message>
     <message>
         <location line="+1"/>
-        <source>Invisible patient</source>
-        <translation>Invisible to patient</translation>
+        <source>Inv. patient</source>
+        <translation>Hidden from patient</translation>
     </message>
     <message>
         <location line="+1"/>
-        <source>Invisible repr. légaux</source>
-        <translation>Invisible to legal repr.</translation>
+        <source>Inv. repr.</source>
+        <translation>Hidden from guardians</translation>
     </message>
     <message>
         <location line="+1"/>

@@ -344,3 +344,17 @@ def test_a_queue_left_by_an_earlier_run_is_offered_for_resume(
     assert view.last_stop is PumpStop.DONE and sorted(dmp.stored) == masters
     assert not view.resume_banner.isVisible()
     assert all(s is ItemStatus.SENT for s in statuses(view).values())
+
+
+def test_the_ins_and_every_status_show_whole(view: BatchDepositView) -> None:
+    """The secretary checks the INS and the status of each row: never cut."""
+    header = view.table.horizontalHeader()
+    metrics = view.table.fontMetrics()
+    assert header.sectionSize(BatchColumn.INS) >= metrics.horizontalAdvance(NIR) + 8
+    for status in ItemStatus:
+        text = view.model.status_text(status)
+        assert header.sectionSize(BatchColumn.STATUS) >= metrics.horizontalAdvance(text) + 8
+    for column in (BatchColumn.MASKED, BatchColumn.INVISIBLE_PATIENT, BatchColumn.INVISIBLE_RL):
+        label = view.model.headerData(column, Qt.Orientation.Horizontal)
+        assert header.sectionSize(column) >= header.fontMetrics().horizontalAdvance(label)
+        assert view.model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
