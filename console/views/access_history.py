@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -137,6 +137,9 @@ class AccessHistoryModel(QAbstractTableModel):
         self._now = now or (lambda: datetime.now().astimezone())
         self._bold = QFont()
         self._bold.setBold(True)
+        self.titles: Mapping[str, str] = {}
+        """Titles of the documents the professional has listed (by id): shown in place of
+        their identifiers (a document not listed shows its identifier)."""
 
     # -- typed setters -------------------------------------------------------------------------
     @property
@@ -306,11 +309,35 @@ class AccessHistoryModel(QAbstractTableModel):
             case HistoryColumn.RESULT:
                 return self.tr("Effectué") if entry.succeeded else self.tr("Refusé")
             case HistoryColumn.DOCUMENTS:
-                return ", ".join(entry.document_ids)
+                return ", ".join(self.document_text(i) for i in entry.document_ids)
             case HistoryColumn.DETAIL:
-                return entry.detail
+                return self.detail_text(entry.detail)
             case HistoryColumn.SOURCE:
                 return self.source_text(entry.source)
+
+    def document_text(self, document_id: str) -> str:
+        """The title of ``document_id`` if listed, else the identifier."""
+        bare = document_id.rsplit("/", 1)[-1]
+        return self.titles.get(document_id) or self.titles.get(bare) or document_id
+
+    def detail_text(self, detail: str) -> str:
+        """The server's description in words: the FHIR resource it names (``Binary``,
+        ``DocumentReference : 3 visible(s)``...) becomes what the professional did."""
+        head, separator, rest = detail.partition(" : ")
+        resource = head.split("?", 1)[0]
+        labels = {
+            "DocumentReference": self.tr("Liste des documents"),
+            "Binary": self.tr("Contenu d'un document"),
+            "Patient": self.tr("Identification du patient"),
+            "Immunization": self.tr("Vaccinations"),
+            "RelatedPerson": self.tr("Entourage"),
+            "Consent": self.tr("Volontés et directives"),
+            "AuditEvent": self.tr("Historique des accès"),
+        }
+        label = labels.get(resource)
+        if label is None:
+            return detail
+        return f"{label} : {rest}" if separator else label
 
     def _episode_text(self, episode: EpisodeSummary, column: HistoryColumn) -> str:
         match column:
@@ -405,14 +432,20 @@ class AccessHistoryView(QWidget):
         head.setSectionResizeMode(HistoryColumn.DETAIL, QHeaderView.ResizeMode.Stretch)
         metrics = self.table.fontMetrics()
         for column, chars in (
-            (HistoryColumn.TIME, 22),
             (HistoryColumn.ACTION, 30),
             (HistoryColumn.MODE, 14),
             (HistoryColumn.RESULT, 18),
-            (HistoryColumn.DOCUMENTS, 20),
-            (HistoryColumn.SOURCE, 18),
+            (HistoryColumn.DOCUMENTS, 24),
         ):
             head.resizeSection(column, chars * metrics.averageCharWidth())
+        # The time and the source whole (they were cut: "15:00:…", "Journal de ce …").
+        head.resizeSection(
+            HistoryColumn.TIME, metrics.horizontalAdvance("    00/00/0000 00:00:00") + 16
+        )
+        head.resizeSection(
+            HistoryColumn.SOURCE,
+            max(metrics.horizontalAdvance(self.model.source_text(s)) for s in HistorySource) + 16,
+        )
 
         bar = QHBoxLayout()
         bar.addWidget(title)
@@ -434,6 +467,7 @@ class AccessHistoryView(QWidget):
     def show_dossier(self, dossier: OpenDossier) -> None:
         """Load the history of `dossier`'s patient."""
         self._dossier = dossier
+        self.model.titles = {doc_id: doc.title for doc_id, doc in dossier.documents.items()}
         self.reload()
 
     def reload(self) -> None:
@@ -454,6 +488,7 @@ class AccessHistoryView(QWidget):
         """Forget the patient (lock, close)."""
         self.cancel()
         self._dossier = None
+        self.model.titles = {}
         self.model.clear()
         self.status_label.clear()
         self.error_label.clear()

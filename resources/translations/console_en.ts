@@ -4,7 +4,7 @@
 <context>
     <name>AccessHistoryModel</name>
     <message>
-        <location filename="../../console/views/access_history.py" line="+188"/>
+        <location filename="../../console/views/access_history.py" line="+191"/>
         <source>Date et heure</source>
         <translation>Date and time</translation>
     </message>
@@ -169,7 +169,42 @@
         <translation>Refused</translation>
     </message>
     <message>
-        <location line="+15"/>
+        <location line="+19"/>
+        <source>Liste des documents</source>
+        <translation>Document list</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Contenu d&apos;un document</source>
+        <translation>Document content</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Identification du patient</source>
+        <translation>Patient identification</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Vaccinations</source>
+        <translation>Vaccinations</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Entourage</source>
+        <translation>Relatives</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Volontés et directives</source>
+        <translation>Wishes and directives</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Historique des accès</source>
+        <translation>Access history</translation>
+    </message>
+    <message>
+        <location line="+14"/>
         <source>{mode} (en cours ou non clos)</source>
         <translation>{mode} (in progress or not closed)</translation>
     </message>
@@ -272,12 +307,12 @@
         <translation>Access history</translation>
     </message>
     <message>
-        <location line="+47"/>
+        <location line="+54"/>
         <source>Chargement de l&apos;historique…</source>
         <translation>Loading the history…</translation>
     </message>
     <message>
-        <location line="+31"/>
+        <location line="+32"/>
         <source>Historique indisponible : {reason}</source>
         <translation>History unavailable: {reason}</translation>
     </message>

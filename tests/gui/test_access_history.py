@@ -110,6 +110,24 @@ def test_refusals_say_so_in_words_and_server_text_stays_plain() -> None:
     assert isinstance(colour, QBrush)
 
 
+def test_server_details_and_documents_read_in_words() -> None:
+    model = AccessHistoryModel()
+    assert model.detail_text("DocumentReference : 3 visible(s), 3 renvoyé(s)") == (
+        "Liste des documents : 3 visible(s), 3 renvoyé(s)"
+    )
+    assert model.detail_text("Patient?identifier : 1 résultat(s)") == (
+        "Identification du patient : 1 résultat(s)"
+    )
+    assert model.detail_text("Binary") == "Contenu d'un document"
+    assert model.detail_text("Immunization : 2 vaccination(s)") == "Vaccinations : 2 vaccination(s)"
+    for kept in ("refus : opposition", "document masqué", "", "Unknown : x"):
+        assert model.detail_text(kept) == kept  # anything else as the server said it
+    model.titles = {"abc": "CR de cardiologie"}
+    assert model.document_text("DocumentReference/abc") == "CR de cardiologie"
+    assert model.document_text("abc") == "CR de cardiologie"
+    assert model.document_text("zzz") == "zzz"  # not listed here: its identifier
+
+
 @pytest.mark.parametrize(
     ("flt", "rows"),
     [
