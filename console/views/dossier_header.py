@@ -20,6 +20,7 @@ from console.domain.models import AccessMode
 from console.domain.profile import HeaderNotice, age_on
 from console.services.dossier import OpenDossier
 from console.services.dossier_header import DossierHeaderInfo, DossierHeaderService
+from console.services.offline import is_offline_grant
 from console.views.tasks import spawn
 
 __all__ = ["DossierHeader"]
@@ -33,6 +34,7 @@ _MODE_STYLES = {
         "background: #b35c00; color: white; font-weight: bold; border-radius: 8px;"
     ),
 }
+_OFFLINE_STYLE = "background: #e8e8e8; color: #333333; border-radius: 8px;"
 _NOTICE_STYLE = "color: #4a4a4a;"
 _ERROR_STYLE = "color: #a11d1d;"
 
@@ -184,6 +186,11 @@ class DossierHeader(QWidget):
         self.mode_badge.setText(self._mode_text(info.mode))
         self.mode_badge.setStyleSheet(_MODE_STYLES[info.mode])
         self.mode_note.setText(self._mode_note(info.mode, info.ends_at))
+        if self._dossier is not None and is_offline_grant(self._dossier.grant):
+            # Opened from the cache: say so where the access mode is read, not "Accès normal".
+            self.mode_badge.setText(self.tr("Hors ligne (lecture seule)"))
+            self.mode_badge.setStyleSheet(_OFFLINE_STYLE)
+            self.mode_note.setText(self.tr("Documents lus dans le cache chiffré de ce poste"))
         self.notices_label.setText("\n".join(self.notice_text(n) for n in info.notices))
 
     def notice_text(self, notice: HeaderNotice) -> str:

@@ -86,6 +86,7 @@ from console.services.deposit import DepositService
 from console.services.dossier import DossierService, OpenDossier
 from console.services.dossier_header import DossierHeaderService
 from console.services.entourage import EntourageService
+from console.services.offline import is_offline_grant
 from console.services.presets import MemoryPreferenceStore, PresetService
 from console.services.vaccination import VaccinationService
 from console.services.visits import InMemoryVisitStore, OpeningPlan, VisitService
@@ -998,6 +999,9 @@ class DossierView(QWidget):
         mode = dossier.grant.mode
         self.mode_badge.setText(self.mode_text(mode))
         self.mode_badge.setStyleSheet(_MODE_STYLES.get(mode, "") + " border-radius: 4px;")
+        if is_offline_grant(dossier.grant):
+            self.mode_badge.setText(self.tr("Hors ligne (lecture seule)"))
+            self.mode_badge.setStyleSheet("background: #e8e8e8; border-radius: 4px;")
         self.mode_badge.show()
         if mode == AccessMode.BRIS_DE_GLACE:
             until = dossier.grant.expires_at.astimezone().strftime("%H:%M")
@@ -1193,6 +1197,10 @@ class DossierView(QWidget):
 
     def _update_new_label(self) -> None:
         plan = self._plan
+        if self._dossier is not None and is_offline_grant(self._dossier.grant):
+            # Nothing could be looked for: "rien de nouveau" would be a guess.
+            self.new_label.setText(self.tr("Hors ligne : la liste gardée sur ce poste"))
+            return
         if plan is None or plan.first_opening:
             self.new_label.clear()
             return

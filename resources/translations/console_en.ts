@@ -1454,7 +1454,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DossierHeader</name>
     <message>
-        <location filename="../../console/views/dossier_header.py" line="+132"/>
+        <location filename="../../console/views/dossier_header.py" line="+134"/>
         <source>Médecin traitant : recherche…</source>
         <translation>Regular doctor: looking up…</translation>
     </message>
@@ -1489,7 +1489,17 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Regular doctor: %1</translation>
     </message>
     <message>
-        <location line="+11"/>
+        <location line="+7"/>
+        <source>Hors ligne (lecture seule)</source>
+        <translation>Offline (read-only)</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Documents lus dans le cache chiffré de ce poste</source>
+        <translation>Documents read from this computer&apos;s encrypted cache</translation>
+    </message>
+    <message>
+        <location line="+7"/>
         <source>Vous êtes le médecin traitant déclaré de ce patient.</source>
         <translation>You are this patient&apos;s declared regular doctor.</translation>
     </message>
@@ -1567,19 +1577,19 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DossierView</name>
     <message>
-        <location filename="../../console/views/dossier_view.py" line="+391"/>
+        <location filename="../../console/views/dossier_view.py" line="+392"/>
         <source>Fermer le dossier</source>
         <translation>Close the record</translation>
     </message>
     <message>
         <location line="+40"/>
-        <location line="+597"/>
+        <location line="+600"/>
         <location line="+10"/>
         <source>2 dernières années</source>
         <translation>Last 2 years</translation>
     </message>
     <message>
-        <location line="-601"/>
+        <location line="-604"/>
         <source>Retirer ce filtre : afficher tout l&apos;historique du patient</source>
         <translation>Remove this filter: show the patient&apos;s whole history</translation>
     </message>
@@ -1599,12 +1609,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Patient&apos;s documents</translation>
     </message>
     <message>
-        <location line="+542"/>
+        <location line="+545"/>
         <source>Règle du DMP : à la première ouverture, seuls les documents des deux dernières années sont listés (depuis le {start}).</source>
         <translation>DMP rule: at the first opening, only the documents of the last two years are listed (since {start}).</translation>
     </message>
     <message>
-        <location line="-43"/>
+        <location line="-46"/>
         <source>Date de naissance inconnue</source>
         <translation>Date of birth unknown</translation>
     </message>
@@ -1694,7 +1704,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>INS {ins}</translation>
     </message>
     <message>
-        <location line="+9"/>
+        <location line="+5"/>
+        <source>Hors ligne (lecture seule)</source>
+        <translation>Offline (read-only)</translation>
+    </message>
+    <message>
+        <location line="+7"/>
         <source>Accès d&apos;urgence jusqu&apos;à {time} : le patient en sera informé, chaque consultation est tracée.</source>
         <translation>Emergency access until {time}: the patient will be informed, every view is logged.</translation>
     </message>
@@ -1774,7 +1789,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Show the whole history</translation>
     </message>
     <message>
-        <location line="+15"/>
+        <location line="+10"/>
+        <source>Hors ligne : la liste gardée sur ce poste</source>
+        <translation>Offline: the list kept on this computer</translation>
+    </message>
+    <message>
+        <location line="+9"/>
         <source>Rien de nouveau depuis le {since}</source>
         <translation>Nothing new since {since}</translation>
     </message>

@@ -38,6 +38,7 @@ from console.domain.models import AccessMode, DocStatus, DocumentMeta
 from console.domain.rules import visible_documents
 from console.domain.session import SessionState
 from console.domain.terminology import VACCINATION_HISTORY
+from console.services.offline import is_offline_grant
 from console.smartcard.modules import find_softhsm_module
 from console.smartcard.reader import Pkcs11CardReader
 from console.views import tasks
@@ -392,7 +393,8 @@ def open_record(e2e: E2E, qtbot: QtBot, aloop: AsyncLoop, ins: str) -> None:
     assert view.dossier is not None
     assert view.dossier.patient.ins.value == ins
     assert view.ins_label.text() == f"INS {ins}"
-    assert view.mode_badge.text() == "Accès normal"
+    offline = is_offline_grant(view.dossier.grant)
+    assert view.mode_badge.text() == ("Hors ligne (lecture seule)" if offline else "Accès normal")
 
 
 def open_dossier(e2e: E2E, qtbot: QtBot, aloop: AsyncLoop, ins: str) -> tuple[DocumentQuery, ...]:

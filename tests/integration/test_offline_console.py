@@ -231,6 +231,13 @@ def test_a_deposit_made_offline_is_queued_then_sent_once_when_the_server_is_back
             "reopened with a server grant while the server is down"
         )
         assert console.model_ids() == online_ids
+        # Said where the professional reads it: read-only, from this computer, nothing
+        # "new" claimed (nothing could be looked for).
+        header = view.header_widget
+        assert header is not None
+        live.wait_until(lambda: header.mode_badge.text() == "Hors ligne (lecture seule)")
+        assert header.mode_note.text() == "Documents lus dans le cache chiffré de ce poste"
+        assert view.new_label.text() == "Hors ligne : la liste gardée sur ce poste"
         assert window.offline_label.isVisible()
         assert window.offline_label.text() == (
             "Hors ligne — dernière synchronisation : "
