@@ -159,7 +159,6 @@ class AccessModeDialog(QDialog):
                 "une attestation vous est remise à la fin."
             ).format(minutes=time_box_minutes)
         )
-        self.bris_warning.setStyleSheet(WARNING_STYLE)
         warning_row = QHBoxLayout()
         warning_row.addWidget(icon_label(QStyle.StandardPixmap.SP_MessageBoxWarning))
         warning_row.addWidget(self.bris_warning, 1)
@@ -270,9 +269,12 @@ class AccessModeDialog(QDialog):
         )
         count = _non_blank(self.justification_edit.toPlainText())
         self.justification_counter.setText(self.counter_text())
+        # Red and green only while bris de glace is chosen: greyed out with its box otherwise
+        # (a red warning under "Accès normal" alarmed for nothing).
         self.justification_counter.setStyleSheet(
-            _COUNTER_OK if count >= JUSTIFICATION_MIN_CHARS else _COUNTER_SHORT
+            "" if not bris else _COUNTER_OK if count >= JUSTIFICATION_MIN_CHARS else _COUNTER_SHORT
         )
+        self.bris_warning.setStyleSheet(WARNING_STYLE if bris else "")
         self.bris_box.setEnabled(bris)
         self.centre15_note.setEnabled(self.mode == AccessMode.CENTRE_15)
         valid = self.is_valid()

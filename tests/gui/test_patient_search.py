@@ -304,12 +304,15 @@ def test_bris_de_glace_ok_disabled_until_reason_and_justification(qtbot: QtBot) 
     dialog = AccessModeDialog(PATIENT)
     qtbot.addWidget(dialog)
     dialog.show()
+    # Normal access chosen: the bris de glace part is greyed out, its warning not red.
+    assert not dialog.bris_box.isEnabled() and dialog.bris_warning.styleSheet() == ""
+    assert dialog.justification_counter.styleSheet() == ""
     radio = dialog.bris_radio  # clicked on its indicator (the widget is wider than its text)
     qtbot.mouseClick(radio, Qt.MouseButton.LeftButton, pos=QPoint(6, radio.height() // 2))
     assert dialog.bris_radio.isChecked()
     assert not dialog.ok_button.isEnabled()
     assert "Le patient sera informé" in dialog.bris_warning.text()
-    assert dialog.bris_warning.isVisible()
+    assert dialog.bris_warning.isVisible() and "a11d1d" in dialog.bris_warning.styleSheet()
 
     dialog.reason_combo.setCurrentIndex(dialog.reason_combo.findData("PATIENT_INCONSCIENT"))
     assert not dialog.ok_button.isEnabled()  # still no justification
