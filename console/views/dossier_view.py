@@ -1180,7 +1180,9 @@ class DossierView(QWidget):
             self.table.hide_empty_state()
         elif fetched:
             self.table.show_empty_state(
-                self.tr("Aucun des {total} documents ne correspond aux filtres.").format(
+                self.tr("Le document de ce dossier ne correspond pas aux filtres.")
+                if fetched == 1
+                else self.tr("Aucun des {total} documents ne correspond aux filtres.").format(
                     total=fetched
                 ),
                 self.tr("Effacer les filtres"),

@@ -385,7 +385,7 @@
         <translation>The patient will be notified of this break-glass access. Access is limited to {minutes} minutes, every consultation is traced and your reason is kept; you receive an attestation at the end.</translation>
     </message>
     <message>
-        <location line="+22"/>
+        <location line="+21"/>
         <source>Réservé aux médecins régulateurs d&apos;un centre 15 : le DMP refuse cet accès aux autres professionnels. Le patient sera informé de cet accès.</source>
         <translation>Reserved for the regulating doctors of a centre 15: the DMP refuses this access to other professionals. The patient will be notified of this access.</translation>
     </message>
@@ -401,12 +401,12 @@
     </message>
     <message>
         <location line="+16"/>
-        <location line="+106"/>
+        <location line="+109"/>
         <source>Ouvrir le dossier</source>
         <translation>Open the record</translation>
     </message>
     <message>
-        <location line="-105"/>
+        <location line="-108"/>
         <source>Annuler</source>
         <translation>Cancel</translation>
     </message>
@@ -421,7 +421,7 @@
         <translation>{count} non-space characters (minimum of {n} reached; {max} at most)</translation>
     </message>
     <message>
-        <location line="+19"/>
+        <location line="+22"/>
         <source>un motif</source>
         <translation>a reason</translation>
     </message>
@@ -1770,6 +1770,11 @@ The document will no longer be listed for anyone. This action is final.</transla
     </message>
     <message>
         <location line="+10"/>
+        <source>Le document de ce dossier ne correspond pas aux filtres.</source>
+        <translation>The record&apos;s only document does not match the filters.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
         <source>Aucun des {total} documents ne correspond aux filtres.</source>
         <translation>None of the {total} documents matches the filters.</translation>
     </message>

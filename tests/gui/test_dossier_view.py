@@ -1013,6 +1013,18 @@ def test_an_empty_table_says_why_and_fills_again_in_one_click(
     assert not empty.isVisible()
 
 
+def test_the_empty_state_of_a_single_document_reads_well(
+    view: DossierView, aloop: AsyncLoop
+) -> None:
+    fake(view).pages = [[doc(1, days_ago=10)]]
+    load(view, aloop)
+    view.set_filter(DocumentFilter(new_only=True))
+    assert view.table.empty_state.isVisible()
+    assert view.table.empty_label.text() == (
+        "Le document de ce dossier ne correspond pas aux filtres."
+    )
+
+
 def test_presets_are_saved_per_professional(
     qtbot: QtBot, aloop: AsyncLoop, presets: PresetService
 ) -> None:
