@@ -203,6 +203,34 @@ class HttpDmpGateway:
             )
         return url
 
+    async def _exchange(self, method: str, url: httpx.URL, **request: Any) -> httpx.Response:
+        """One request and its answer, whatever its status (redirects not followed), logged
+        with its time (no query string, no body: no patient data).
+
+        Raises:
+            NetworkError: no answer.
+            ProtocolError: an answer that cannot be decoded.
+        """
+        started = time.perf_counter()
+        try:
+            response = await self._client.request(method, url, follow_redirects=False, **request)
+        except httpx.TransportError as exc:
+            log.info(
+                "%s %s failed: %s after %.0f ms",
+                method,
+                url.path,
+                type(exc).__name__,
+                (time.perf_counter() - started) * 1000,
+            )
+            raise _network_error(exc, self.server_label) from None
+        except httpx.DecodingError:
+            raise ProtocolError(
+                f"Réponse du serveur DMP illisible pour {method} {url.path} (encodage invalide)."
+            ) from None
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info("%s %s -> %d (%.0f ms)", method, url.path, response.status_code, elapsed)
+        return response
+
     async def _send(
         self,
         method: str,
@@ -223,33 +251,14 @@ class HttpDmpGateway:
             headers["Authorization"] = f"Bearer {token}"
         attempt = 0
         while True:
-            started = time.perf_counter()
-            try:
-                response = await self._client.request(
-                    method,
-                    url,
-                    params=list(params) if params is not None else None,
-                    json=json_body,
-                    data=dict(form_body) if form_body is not None else None,
-                    headers=headers,
-                    follow_redirects=False,
-                )
-            except httpx.TransportError as exc:
-                log.info(
-                    "%s %s failed: %s after %.0f ms",
-                    method,
-                    url.path,
-                    type(exc).__name__,
-                    (time.perf_counter() - started) * 1000,
-                )
-                raise _network_error(exc, self.server_label) from None
-            except httpx.DecodingError:
-                raise ProtocolError(
-                    f"Réponse du serveur DMP illisible pour {method} {url.path} "
-                    "(encodage invalide)."
-                ) from None
-            elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s -> %d (%.0f ms)", method, url.path, response.status_code, elapsed)
+            response = await self._exchange(
+                method,
+                url,
+                params=list(params) if params is not None else None,
+                json=json_body,
+                data=dict(form_body) if form_body is not None else None,
+                headers=headers,
+            )
             if response.is_success:
                 return response
             if method == "GET" and response.status_code in RETRY_STATUSES:
@@ -669,26 +678,7 @@ class HttpDmpGateway:
             "Content-Type": content_type,
             "Authorization": f"Bearer {token}",
         }
-        started = time.perf_counter()
-        try:
-            response = await self._client.request(
-                method, url, content=content, headers=headers, follow_redirects=False
-            )
-        except httpx.TransportError as exc:
-            log.info(
-                "%s %s failed: %s after %.0f ms",
-                method,
-                url.path,
-                type(exc).__name__,
-                (time.perf_counter() - started) * 1000,
-            )
-            raise _network_error(exc, self.server_label) from None
-        except httpx.DecodingError:
-            raise ProtocolError(
-                f"Réponse du serveur DMP illisible pour {method} {url.path} (encodage invalide)."
-            ) from None
-        elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s -> %d (%.0f ms)", method, url.path, response.status_code, elapsed)
+        response = await self._exchange(method, url, content=content, headers=headers)
         if response.is_success:
             return response
         error = error_from_response(response.status_code, response.content, method, url.path)
