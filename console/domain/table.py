@@ -622,8 +622,8 @@ class RowSet:
                 for holds in indexed[1:]:
                     both &= int.from_bytes(holds, "little")
                 matched = both.to_bytes(count, "little")  # 0 or 1 in each byte
-        if not scanned:
-            return matched if matched is not None else bytes(count)
+        if matched is not None and not scanned:
+            return matched
         texts = self._texts
         # A further word is looked for only where the words before it were found.
         if matched is None:

@@ -137,6 +137,7 @@ class AccessHistoryModel(QAbstractTableModel):
         self._now = now or (lambda: datetime.now().astimezone())
         self._bold = QFont()
         self._bold.setBold(True)
+        self._resource_labels: dict[str, str] | None = None
         self.titles: Mapping[str, str] = {}
         """Titles of the documents the professional has listed (by id): shown in place of
         their identifiers (a document not listed shows its identifier)."""
@@ -324,17 +325,17 @@ class AccessHistoryModel(QAbstractTableModel):
         """The server's description in words: the FHIR resource it names (``Binary``,
         ``DocumentReference : 3 visible(s)``...) becomes what the professional did."""
         head, separator, rest = detail.partition(" : ")
-        resource = head.split("?", 1)[0]
-        labels = {
-            "DocumentReference": self.tr("Liste des documents"),
-            "Binary": self.tr("Contenu d'un document"),
-            "Patient": self.tr("Identification du patient"),
-            "Immunization": self.tr("Vaccinations"),
-            "RelatedPerson": self.tr("Entourage"),
-            "Consent": self.tr("Volontés et directives"),
-            "AuditEvent": self.tr("Historique des accès"),
-        }
-        label = labels.get(resource)
+        if self._resource_labels is None:  # translated once, not at each paint
+            self._resource_labels = {
+                "DocumentReference": self.tr("Liste des documents"),
+                "Binary": self.tr("Contenu d'un document"),
+                "Patient": self.tr("Identification du patient"),
+                "Immunization": self.tr("Vaccinations"),
+                "RelatedPerson": self.tr("Entourage"),
+                "Consent": self.tr("Volontés et directives"),
+                "AuditEvent": self.tr("Historique des accès"),
+            }
+        label = self._resource_labels.get(head.split("?", 1)[0])
         if label is None:
             return detail
         return f"{label} : {rest}" if separator else label

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from console.domain.errors import ConsoleError
@@ -35,6 +35,22 @@ _MODE_STYLES = {
     ),
 }
 _OFFLINE_STYLE = "background: #e8e8e8; color: #333333; border-radius: 8px;"
+
+
+def mode_badge_text(mode: AccessMode, *, offline: bool = False) -> str:
+    """The access mode badge's text of an open record; one opened from the cache says so
+    (read-only) instead of its mode."""
+    if offline:
+        return QCoreApplication.translate("DossierHeader", "Hors ligne (lecture seule)")
+    match mode:
+        case AccessMode.NORMAL:
+            return QCoreApplication.translate("DossierHeader", "Accès normal")
+        case AccessMode.BRIS_DE_GLACE:
+            return QCoreApplication.translate("DossierHeader", "BRIS DE GLACE")
+        case AccessMode.CENTRE_15:
+            return QCoreApplication.translate("DossierHeader", "Centre 15 (régulation)")
+
+
 _NOTICE_STYLE = "color: #4a4a4a;"
 _ERROR_STYLE = "color: #a11d1d;"
 
@@ -183,14 +199,13 @@ class DossierHeader(QWidget):
                 self.gp_label.setText(
                     self.tr("Médecin traitant : %1").replace("%1", gp.display_name)
                 )
-        self.mode_badge.setText(self._mode_text(info.mode))
-        self.mode_badge.setStyleSheet(_MODE_STYLES[info.mode])
-        self.mode_note.setText(self._mode_note(info.mode, info.ends_at))
-        if self._dossier is not None and is_offline_grant(self._dossier.grant):
-            # Opened from the cache: say so where the access mode is read, not "Accès normal".
-            self.mode_badge.setText(self.tr("Hors ligne (lecture seule)"))
-            self.mode_badge.setStyleSheet(_OFFLINE_STYLE)
+        offline = self._dossier is not None and is_offline_grant(self._dossier.grant)
+        self.mode_badge.setText(mode_badge_text(info.mode, offline=offline))
+        self.mode_badge.setStyleSheet(_OFFLINE_STYLE if offline else _MODE_STYLES[info.mode])
+        if offline:
             self.mode_note.setText(self.tr("Documents lus dans le cache chiffré de ce poste"))
+        else:
+            self.mode_note.setText(self._mode_note(info.mode, info.ends_at))
         self.notices_label.setText("\n".join(self.notice_text(n) for n in info.notices))
 
     def notice_text(self, notice: HeaderNotice) -> str:
@@ -240,15 +255,6 @@ class DossierHeader(QWidget):
                 return self.tr("Homme")
             case _:
                 return self.tr("Sexe non précisé")
-
-    def _mode_text(self, mode: AccessMode) -> str:
-        match mode:
-            case AccessMode.NORMAL:
-                return self.tr("Accès normal")
-            case AccessMode.BRIS_DE_GLACE:
-                return self.tr("BRIS DE GLACE")
-            case AccessMode.CENTRE_15:
-                return self.tr("Centre 15 (régulation)")
 
     def _mode_note(self, mode: AccessMode, ends_at: datetime) -> str:
         local = ends_at.astimezone()

@@ -93,7 +93,7 @@ from console.services.visits import InMemoryVisitStore, OpeningPlan, VisitServic
 from console.views.consent import plain_label
 from console.views.document_actions import DocumentChange, document_menu_actions
 from console.views.document_model import BADGES_ROLE, COLUMNS, DocumentTableModel
-from console.views.dossier_header import DossierHeader
+from console.views.dossier_header import DossierHeader, mode_badge_text
 from console.views.entourage import EntourageView
 from console.views.filter_bar import FilterBar
 from console.views.pdf_render import PdfChecker
@@ -115,6 +115,7 @@ _MODE_STYLES = {
     AccessMode.BRIS_DE_GLACE: "background: #b3141a; color: white; font-weight: bold;",
     AccessMode.CENTRE_15: "background: #f0a020; color: #2b1a00; font-weight: bold;",
 }
+_OFFLINE_STYLE = "background: #e8e8e8;"
 _BADGE_COLORS = {
     Visibility.MASQUE_PS: QColor(0xA1, 0x1D, 0x1D),
     Visibility.INVISIBLE_PATIENT: QColor(0x8A, 0x5A, 0x00),
@@ -997,11 +998,10 @@ class DossierView(QWidget):
         self.birth_label.setText(born)
         self.ins_label.setText(self.tr("INS {ins}").format(ins=patient.ins.value))
         mode = dossier.grant.mode
-        self.mode_badge.setText(self.mode_text(mode))
-        self.mode_badge.setStyleSheet(_MODE_STYLES.get(mode, "") + " border-radius: 4px;")
-        if is_offline_grant(dossier.grant):
-            self.mode_badge.setText(self.tr("Hors ligne (lecture seule)"))
-            self.mode_badge.setStyleSheet("background: #e8e8e8; border-radius: 4px;")
+        offline = is_offline_grant(dossier.grant)
+        self.mode_badge.setText(mode_badge_text(mode, offline=offline))
+        style = _OFFLINE_STYLE if offline else _MODE_STYLES.get(mode, "")
+        self.mode_badge.setStyleSheet(style + " border-radius: 4px;")
         self.mode_badge.show()
         if mode == AccessMode.BRIS_DE_GLACE:
             until = dossier.grant.expires_at.astimezone().strftime("%H:%M")
@@ -1011,16 +1011,6 @@ class DossierView(QWidget):
                     "chaque consultation est tracée."
                 ).format(time=until)
             )
-
-    def mode_text(self, mode: AccessMode) -> str:
-        """The header badge's text for ``mode``."""
-        match mode:
-            case AccessMode.NORMAL:
-                return self.tr("Accès normal")
-            case AccessMode.BRIS_DE_GLACE:
-                return self.tr("BRIS DE GLACE")
-            case AccessMode.CENTRE_15:
-                return self.tr("Centre 15 (régulation)")
 
     def _show_plan(self, plan: OpeningPlan) -> None:
         """The chip and notes that say how the list was opened."""

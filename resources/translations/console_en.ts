@@ -4,7 +4,7 @@
 <context>
     <name>AccessHistoryModel</name>
     <message>
-        <location filename="../../console/views/access_history.py" line="+191"/>
+        <location filename="../../console/views/access_history.py" line="+192"/>
         <source>Date et heure</source>
         <translation>Date and time</translation>
     </message>
@@ -1454,7 +1454,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DossierHeader</name>
     <message>
-        <location filename="../../console/views/dossier_header.py" line="+134"/>
+        <location filename="../../console/views/dossier_header.py" line="+150"/>
         <source>Médecin traitant : recherche…</source>
         <translation>Regular doctor: looking up…</translation>
     </message>
@@ -1489,17 +1489,17 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Regular doctor: %1</translation>
     </message>
     <message>
-        <location line="+7"/>
+        <location line="-156"/>
         <source>Hors ligne (lecture seule)</source>
         <translation>Offline (read-only)</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+162"/>
         <source>Documents lus dans le cache chiffré de ce poste</source>
         <translation>Documents read from this computer&apos;s encrypted cache</translation>
     </message>
     <message>
-        <location line="+7"/>
+        <location line="+9"/>
         <source>Vous êtes le médecin traitant déclaré de ce patient.</source>
         <translation>You are this patient&apos;s declared regular doctor.</translation>
     </message>
@@ -1549,7 +1549,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Sex not specified</translation>
     </message>
     <message>
-        <location line="+5"/>
+        <location line="-210"/>
         <source>Accès normal</source>
         <translation>Normal access</translation>
     </message>
@@ -1564,7 +1564,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Centre 15 (regulation)</translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+214"/>
         <source>Session d&apos;accès jusqu&apos;à %1</source>
         <translation>Access session until %1</translation>
     </message>
@@ -1577,19 +1577,19 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DossierView</name>
     <message>
-        <location filename="../../console/views/dossier_view.py" line="+392"/>
+        <location filename="../../console/views/dossier_view.py" line="+393"/>
         <source>Fermer le dossier</source>
         <translation>Close the record</translation>
     </message>
     <message>
         <location line="+40"/>
-        <location line="+600"/>
+        <location line="+589"/>
         <location line="+10"/>
         <source>2 dernières années</source>
         <translation>Last 2 years</translation>
     </message>
     <message>
-        <location line="-604"/>
+        <location line="-593"/>
         <source>Retirer ce filtre : afficher tout l&apos;historique du patient</source>
         <translation>Remove this filter: show the patient&apos;s whole history</translation>
     </message>
@@ -1609,12 +1609,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Patient&apos;s documents</translation>
     </message>
     <message>
-        <location line="+545"/>
+        <location line="+534"/>
         <source>Règle du DMP : à la première ouverture, seuls les documents des deux dernières années sont listés (depuis le {start}).</source>
         <translation>DMP rule: at the first opening, only the documents of the last two years are listed (since {start}).</translation>
     </message>
     <message>
-        <location line="-46"/>
+        <location line="-35"/>
         <source>Date de naissance inconnue</source>
         <translation>Date of birth unknown</translation>
     </message>
@@ -1704,32 +1704,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>INS {ins}</translation>
     </message>
     <message>
-        <location line="+5"/>
-        <source>Hors ligne (lecture seule)</source>
-        <translation>Offline (read-only)</translation>
-    </message>
-    <message>
-        <location line="+7"/>
+        <location line="+11"/>
         <source>Accès d&apos;urgence jusqu&apos;à {time} : le patient en sera informé, chaque consultation est tracée.</source>
         <translation>Emergency access until {time}: the patient will be informed, every view is logged.</translation>
     </message>
     <message>
-        <location line="+9"/>
-        <source>Accès normal</source>
-        <translation>Normal access</translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>BRIS DE GLACE</source>
-        <translation>BREAK-GLASS</translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>Centre 15 (régulation)</source>
-        <translation>Centre 15 (regulation)</translation>
-    </message>
-    <message>
-        <location line="+22"/>
+        <location line="+25"/>
         <source>Règle du DMP : les documents connus depuis votre première consultation couvrent les deux dernières années ; seuls les dépôts depuis votre dernière consultation ({since}) ont été recherchés.</source>
         <translation>DMP rule: the documents known since you first opened this record cover the last two years; only the deposits made since you last opened it ({since}) were searched.</translation>
     </message>
