@@ -550,7 +550,9 @@ class LoginPage(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setAccessibleName(self.tr("Cartes détectées"))
-        self.table.doubleClicked.connect(lambda _index: self.login_selected())
+        # The row double-clicked, not the selection of the moment: a PIN must never go to
+        # the card that happened to be selected before (a colleague's).
+        self.table.doubleClicked.connect(self.login_row)
         self.table.selectionModel().selectionChanged.connect(
             lambda _selected, _deselected: self._update_buttons()
         )
@@ -597,8 +599,6 @@ class LoginPage(QWidget):
             QRegularExpressionValidator(QRegularExpression(r"[0-9A-Za-z/\-]{0,40}"), self)
         )
         line_edit.returnPressed.connect(self.login_ecps)
-        self.ecps_id_edit.editTextChanged.connect(lambda _text: self._update_buttons())
-        self.ecps_id_edit.addItems(session.recent_id_nats())
         self.ecps_button = QPushButton(self.tr("Se connecter avec e-CPS"))
         self.ecps_button.setObjectName("ecpsButton")
         self.ecps_button.setToolTip(
@@ -612,6 +612,10 @@ class LoginPage(QWidget):
         )
         self.logout_button.clicked.connect(self.logout)
         self.logout_button.setVisible(unlock)
+        # Connected once every button exists: filling the list fires editTextChanged, whose
+        # slot updates them all.
+        self.ecps_id_edit.editTextChanged.connect(lambda _text: self._update_buttons())
+        self.ecps_id_edit.addItems(session.recent_id_nats())
 
         self.progress = QProgressBar()
         self.progress.setObjectName("loginProgress")
@@ -820,6 +824,20 @@ class LoginPage(QWidget):
             dialog.reject()
 
     # -- login ----------------------------------------------------------------------------------
+
+    def login_row(self, index: QModelIndex) -> None:
+        """Log in with the card of `index`'s row (a double-click): that row is selected first,
+        so the PIN dialog is the one of the card clicked."""
+        if self.busy or not index.isValid():
+            return
+        choice = self.model.choice(index.row())
+        if choice is None:
+            return
+        self.table.selectRow(index.row())
+        self._update_buttons()
+        if self._selected() != choice:
+            return
+        self.login_selected()
 
     def login_selected(self) -> None:
         """Log in with the selected card (nothing happens while a login runs)."""

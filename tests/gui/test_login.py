@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,8 @@ from console.domain.session import (
     EcpsRequest,
     SessionState,
 )
-from console.services.session import SessionService
+from console.services.presets import MemoryPreferenceStore
+from console.services.session import RECENT_KEY, SessionService
 from console.smartcard.certificate import parse_card_certificate
 from console.smartcard.fake import FakeCardReader, FakeToken
 from console.views.login import CardTableModel, LoginPage, PinDialog
@@ -35,6 +37,7 @@ from tests.gui.conftest import AsyncLoop
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 GOOD_PIN = "1234"
+GOOD_ID_NAT = "899700000011"
 OTHER = CardIdentity(
     id_nat="899700000045",
     family_name="PETIT",
@@ -585,5 +588,45 @@ def test_holder_and_card_label_are_plain_text(
     labels = [w for w in dialog.findChildren(QLabel) if "MARTIN" in w.text()]
     assert labels
     assert all(w.textFormat() is Qt.TextFormat.PlainText for w in labels)
+    dialog.reject()
+    aloop.wait_until(lambda: not page.busy)
+
+
+def test_a_remembered_ecps_identifier_fills_the_field_without_error(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway
+) -> None:
+    """Filling the e-CPS list fires editTextChanged while the page is being built: its slot
+    ran before the logout button existed (an AttributeError at every launch)."""
+    preferences = MemoryPreferenceStore()
+    preferences.set(RECENT_KEY, json.dumps([GOOD_ID_NAT]))
+    session = SessionService(FakeCardReader([]), gateway, preferences=preferences)  # type: ignore[arg-type]
+    page = LoginPage(session)  # an exception in the slot fails the test (pytest-qt)
+    qtbot.addWidget(page)
+    assert page.ecps_id_nat() == GOOD_ID_NAT
+    assert page.ecps_button.isEnabled()
+    assert page.logout_button.isEnabled()
+
+
+@pytest.mark.parametrize("how", ["signal", "mouse"])
+def test_double_click_opens_the_pin_dialog_of_the_row_clicked(
+    qtbot: QtBot, aloop: AsyncLoop, gateway: FakeGateway, how: str
+) -> None:
+    """Never the card selected before: a PIN typed onto a colleague's card."""
+    mine = FakeToken(pin=GOOD_PIN)
+    colleague = FakeToken(OTHER, slot_id=2)
+    page, _ = make_page(qtbot, aloop, FakeCardReader([colleague, mine]), gateway)
+    page.table.selectRow(0)  # the colleague's card is selected
+    index = page.model.index(1, 0)
+    if how == "signal":
+        page.table.doubleClicked.emit(index)
+    else:
+        where = page.table.visualRect(index).center()
+        qtbot.mouseClick(page.table.viewport(), Qt.MouseButton.LeftButton, pos=where)
+        qtbot.mouseDClick(page.table.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    aloop.wait_until(lambda: page.pin_dialog is not None and page.pin_dialog.isVisible())
+    dialog = page.pin_dialog
+    assert dialog is not None
+    assert dialog.token.key == page.model.choice(1).token.key  # type: ignore[union-attr]
+    assert page.model.choice(1).token.key != page.model.choice(0).token.key  # type: ignore[union-attr]
     dialog.reject()
     aloop.wait_until(lambda: not page.busy)
