@@ -1,10 +1,14 @@
 """`dmp-sandbox init`: a deterministic sandbox directory (cards, database, JSON files).
 
-Same seed, reference date and options give the same database content: every random draw
-comes from :class:`random.Random` instances seeded from the options, identifiers too (no
-``uuid4``, no clock), and dates are counted back from the reference date (stored in
-``meta``). The only non-seeded values are the cards' keys (generated on the tokens) and
-``meta.initialised_at``.
+Same seed, same data, on any day: the people, their NIRs, every identifier and the document
+mixes depend on the seed and the options alone (every random draw comes from
+:class:`random.Random` instances seeded from them, identifiers too: no ``uuid4``, no clock).
+The whole record is drawn as of a fixed day, :data:`SEED_ANCHOR`, then every date is moved by
+the same number of days to the reference date (stored in ``meta``): what lies a year before
+the anchor lies a year before the reference date, ages are kept, and every special patient
+keeps what its tests need on whatever day the sandbox is made. The NIRs keep the birth year
+and month of the anchor's record (a NIR never changes once given). The only non-seeded
+values are the cards' keys (generated on the tokens) and ``meta.initialised_at``.
 
 Layout of a sandbox directory::
 
@@ -24,7 +28,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -57,6 +61,9 @@ DOCS_PER_PATIENT = (10, 60)
 CHRONIC_YEARS = 15
 CHRONIC_MIN_DOCS = 50
 SENSITIVE_TYPES = ("68599-0", "51969-4", "83901-9", "80788-3", "ATTEST-RESID")
+SEED_ANCHOR = date(2026, 1, 1)
+"""The day the record is drawn as of, before its dates move to the reference date. Changing
+it changes every seeded sandbox: the same seed would no longer give the same data."""
 
 _KNOWN_ENTRIES = frozenset(
     {
@@ -653,11 +660,14 @@ class DocumentFactory:
         patient: PatientSeed,
         ref: date,
         vaccines: Sequence[VaccineCode],
+        shift: timedelta = timedelta(0),
     ) -> None:
         self.rng = rng
         self.directory = directory
         self.patient = patient
         self.ref = ref
+        self.shift = shift
+        """From the anchor's calendar to the reference date's (the texts show the latter)."""
         self.ref_dt = datetime(ref.year, ref.month, ref.day, tzinfo=UTC)
         self.vaccines = vaccines
         self.immunizations: list[tuple[VaccineCode, datetime, Pro]] = []
@@ -678,6 +688,11 @@ class DocumentFactory:
 
     def age(self, when: datetime) -> int:
         return self.patient.age_years(when.date())
+
+    def fr(self, value: date | datetime) -> str:
+        """`value` (on the anchor's calendar) as the document's text shows it: moved to the
+        reference date's calendar, in French."""
+        return _fr(value + self.shift)
 
     def later(self, when: datetime, min_days: int, max_days: int) -> datetime | None:
         """A time ``min_days``-``max_days`` after ``when``, or None if after the reference."""
@@ -711,7 +726,7 @@ class DocumentFactory:
                 "11488-4",
                 gp,
                 when,
-                f"Compte rendu de consultation du {_fr(when)} - {gp.title_name}",
+                f"Compte rendu de consultation du {self.fr(when)} - {gp.title_name}",
                 lines,
             )
         ]
@@ -722,7 +737,7 @@ class DocumentFactory:
                     "57833-6",
                     gp,
                     when + timedelta(minutes=5),
-                    f"Ordonnance du {_fr(when)} - {gp.title_name}",
+                    f"Ordonnance du {self.fr(when)} - {gp.title_name}",
                     [f"{i}. {d}" for i, d in enumerate(drugs, start=1)],
                 )
             )
@@ -735,7 +750,7 @@ class DocumentFactory:
                     "PRESC-BIO",
                     gp,
                     when + timedelta(minutes=7),
-                    f"Prescription d'analyses biologiques du {_fr(when)} - {gp.title_name}",
+                    f"Prescription d'analyses biologiques du {self.fr(when)} - {gp.title_name}",
                     ["Bilan à réaliser à jeun :", *rng.sample(sorted(names.ANALYTES), 2)],
                 )
             )
@@ -748,7 +763,7 @@ class DocumentFactory:
                     "PRESC-AAT",
                     gp,
                     when + timedelta(minutes=9),
-                    f"Avis d'arrêt de travail du {_fr(when)} - {gp.title_name}",
+                    f"Avis d'arrêt de travail du {self.fr(when)} - {gp.title_name}",
                     [f"Arrêt de travail initial de {rng.randint(2, 10)} jours."],
                 )
             )
@@ -761,7 +776,7 @@ class DocumentFactory:
             "60593-1",
             pharmacist,
             when,
-            f"Dispensation du {_fr(when)} - {pharmacist.structure.name}",
+            f"Dispensation du {self.fr(when)} - {pharmacist.structure.name}",
             [f"Délivré : {d.split(',')[0]}" for d in drugs]
             + ["Conseils de bon usage donnés au comptoir."],
         )
@@ -790,7 +805,7 @@ class DocumentFactory:
                 "11502-2",
                 lab,
                 when,
-                f"Résultats d'analyses du {_fr(when)} - {panels[0]} - {lab.structure.name}",
+                f"Résultats d'analyses du {self.fr(when)} - {panels[0]} - {lab.structure.name}",
                 lines,
             )
         ]
@@ -820,7 +835,7 @@ class DocumentFactory:
                 "18748-4",
                 radiologist,
                 when,
-                f"{exam} du {_fr(when)} - {radiologist.structure.name}",
+                f"{exam} du {self.fr(when)} - {radiologist.structure.name}",
                 [
                     f"Examen : {exam}.",
                     "Technique : protocole standard.",
@@ -839,7 +854,7 @@ class DocumentFactory:
                     "78513-9",
                     doctor,
                     when,
-                    f"Consultation d'ophtalmologie du {_fr(when)} - {doctor.title_name}",
+                    f"Consultation d'ophtalmologie du {self.fr(when)} - {doctor.title_name}",
                     [
                         "Acuité visuelle corrigée : 10/10 aux deux yeux.",
                         "Tonus oculaire normal. Fond d'œil sans anomalie.",
@@ -855,7 +870,7 @@ class DocumentFactory:
                 "11488-4",
                 doctor,
                 when,
-                f"Consultation de {speciality} du {_fr(when)} - {doctor.title_name}",
+                f"Consultation de {speciality} du {self.fr(when)} - {doctor.title_name}",
                 [
                     f"Adressé(e) par le médecin traitant : {rng.choice(names.CONSULT_REASONS)}",
                     *self.few(names.CONSULT_FINDINGS, 1, 2),
@@ -869,7 +884,7 @@ class DocumentFactory:
                     "70004-7",
                     doctor,
                     when + timedelta(minutes=20),
-                    f"Électrocardiogramme du {_fr(when)} - {doctor.title_name}",
+                    f"Électrocardiogramme du {self.fr(when)} - {doctor.title_name}",
                     ["Rythme sinusal régulier, 68/min.", "Pas de trouble de la repolarisation."],
                 )
             )
@@ -906,14 +921,14 @@ class DocumentFactory:
                     "34874-8",
                     surgeon,
                     op_day,
-                    f"Compte rendu opératoire du {_fr(op_day)} - {surgeon.title_name}",
+                    f"Compte rendu opératoire du {self.fr(op_day)} - {surgeon.title_name}",
                     self.few(names.SURGERY_LINES, 3, 5),
                 ),
                 self.draft(
                     "77436-4",
                     anesthetist,
                     op_day + timedelta(hours=2),
-                    f"Compte rendu d'anesthésie du {_fr(op_day)} - {anesthetist.title_name}",
+                    f"Compte rendu d'anesthésie du {self.fr(op_day)} - {anesthetist.title_name}",
                     ["Anesthésie générale, intubation orotrachéale.", "Réveil sans particularité."],
                 ),
             ]
@@ -925,7 +940,7 @@ class DocumentFactory:
                         "60568-3",
                         pathologist,
                         result,
-                        f"Compte rendu anatomopathologique du {_fr(result)}",
+                        f"Compte rendu anatomopathologique du {self.fr(result)}",
                         self.few(names.PATHOLOGY_LINES, 3, 4),
                     )
                 )
@@ -937,15 +952,16 @@ class DocumentFactory:
                 "34112-3",
                 doctor,
                 end,
-                f"Compte rendu d'hospitalisation - {service} - séjour du {_fr(when)} au {_fr(end)}",
+                f"Compte rendu d'hospitalisation - {service}"
+                f" - séjour du {self.fr(when)} au {self.fr(end)}",
                 [f"Séjour en {service.lower()}, {structure}.", *lines],
             ),
             self.draft(
                 "11490-0",
                 doctor,
                 end + timedelta(minutes=30),
-                f"Lettre de liaison de sortie du {_fr(end)} - {structure}",
-                [f"Sortie le {_fr(end)}.", *self.few(names.HOSPITAL_LINES, 2, 3)],
+                f"Lettre de liaison de sortie du {self.fr(end)} - {structure}",
+                [f"Sortie le {self.fr(end)}.", *self.few(names.HOSPITAL_LINES, 2, 3)],
             ),
         ]
         return out
@@ -957,7 +973,7 @@ class DocumentFactory:
                 "15507-7",
                 doctor,
                 when.replace(hour=self.rng.choice((0, 2, 5, 13, 19, 21, 22, 23))),
-                f"Passage aux urgences du {_fr(when)} - {doctor.structure.name}",
+                f"Passage aux urgences du {self.fr(when)} - {doctor.structure.name}",
                 self.few(names.EMERGENCY_LINES, 2, 3),
             )
         ]
@@ -971,7 +987,7 @@ class DocumentFactory:
                 code,
                 gp,
                 when,
-                f"Prescription de soins infirmiers du {_fr(when)} - {gp.title_name}",
+                f"Prescription de soins infirmiers du {self.fr(when)} - {gp.title_name}",
                 ["Soins infirmiers à domicile, 7 jours sur 7, pendant 1 mois.", "Pansements."],
             )
         ]
@@ -987,7 +1003,7 @@ class DocumentFactory:
                     "11506-3",
                     nurse,
                     moment,
-                    f"Suivi de soins infirmiers du {_fr(moment)} - {nurse.title_name}",
+                    f"Suivi de soins infirmiers du {self.fr(moment)} - {nurse.title_name}",
                     self.few(names.NURSING_LINES, 2, 4),
                 )
             )
@@ -1000,7 +1016,7 @@ class DocumentFactory:
                 "PRESC-KINE",
                 gp,
                 when,
-                f"Prescription de kinésithérapie du {_fr(when)} - {gp.title_name}",
+                f"Prescription de kinésithérapie du {self.fr(when)} - {gp.title_name}",
                 ["10 séances de rééducation.", "Rééducation de l'épaule droite."],
             )
         ]
@@ -1012,7 +1028,7 @@ class DocumentFactory:
                     "47420-5",
                     physio,
                     start,
-                    f"Bilan kinésithérapique du {_fr(start)} - {physio.title_name}",
+                    f"Bilan kinésithérapique du {self.fr(start)} - {physio.title_name}",
                     self.few(names.PHYSIO_LINES, 2, 4),
                 )
             )
@@ -1037,7 +1053,7 @@ class DocumentFactory:
                 "87273-9",
                 author,
                 when,
-                f"Vaccination {vaccine.label} du {_fr(when)}",
+                f"Vaccination {vaccine.label} du {self.fr(when)}",
                 [
                     f"Vaccin : {vaccine.display}.",
                     f"Lot : {self.lot_number()}.",
@@ -1060,7 +1076,7 @@ class DocumentFactory:
                 "11369-6",
                 gp,
                 when,
-                f"Historique des vaccinations au {_fr(when)}",
+                f"Historique des vaccinations au {self.fr(when)}",
                 ["Vaccinations enregistrées :", *lines[:12]],
             )
         ]
@@ -1075,7 +1091,7 @@ class DocumentFactory:
                 "60591-5",
                 gp,
                 when,
-                f"Volet de synthèse médicale du {_fr(when)} - {gp.title_name}",
+                f"Volet de synthèse médicale du {self.fr(when)} - {gp.title_name}",
                 lines,
             )
         ]
@@ -1102,7 +1118,7 @@ class DocumentFactory:
                 "83836-7",
                 dentist,
                 when,
-                f"Schéma dentaire du {_fr(when)} - {dentist.title_name}",
+                f"Schéma dentaire du {self.fr(when)} - {dentist.title_name}",
                 self.few(names.DENTAL_LINES, 2, 4),
             )
         ]
@@ -1116,7 +1132,7 @@ class DocumentFactory:
                 code,
                 pharmacist,
                 when,
-                f"{label} du {_fr(when)} - {pharmacist.structure.name}",
+                f"{label} du {self.fr(when)} - {pharmacist.structure.name}",
                 [
                     "Revue de l'ensemble des traitements (prescrits et non prescrits).",
                     "Pas d'interaction majeure identifiée.",
@@ -1134,7 +1150,7 @@ class DocumentFactory:
                 code,
                 doctor,
                 when,
-                f"{label} du {_fr(when)} - {doctor.title_name}",
+                f"{label} du {self.fr(when)} - {doctor.title_name}",
                 self.few(names.CHILD_LINES, 3, 5),
             )
         ]
@@ -1146,7 +1162,7 @@ class DocumentFactory:
                 "57055-6",
                 midwife,
                 when,
-                f"Synthèse anténatale du {_fr(when)} - {midwife.title_name}",
+                f"Synthèse anténatale du {self.fr(when)} - {midwife.title_name}",
                 self.few(names.PREGNANCY_LINES, 2, 4),
             )
         ]
@@ -1158,7 +1174,8 @@ class DocumentFactory:
                     "15508-5",
                     obstetrician,
                     birth,
-                    f"Compte rendu d'accouchement du {_fr(birth)} - {obstetrician.structure.name}",
+                    f"Compte rendu d'accouchement du {self.fr(birth)}"
+                    f" - {obstetrician.structure.name}",
                     ["Accouchement par voie basse à terme.", "Délivrance complète."],
                 )
             )
@@ -1172,7 +1189,7 @@ class DocumentFactory:
                 "96349-6",
                 gp,
                 when,
-                f"Lettre d'adressage au {target.title_name} du {_fr(when)}",
+                f"Lettre d'adressage au {target.title_name} du {self.fr(when)}",
                 [
                     "Cher confrère, chère consœur,",
                     "Je vous adresse ce patient pour avis : "
@@ -1193,7 +1210,7 @@ class DocumentFactory:
                 "68599-0",
                 doctor,
                 when,
-                f"Synthèse psychiatrique du {_fr(when)} - {doctor.title_name}",
+                f"Synthèse psychiatrique du {self.fr(when)} - {doctor.title_name}",
                 self.few(names.PSY_LINES, 3, 5),
             )
         ]
@@ -1205,7 +1222,7 @@ class DocumentFactory:
                 "83901-9",
                 author,
                 when,
-                f"Bilan psychologique du {_fr(when)} - {author.title_name}",
+                f"Bilan psychologique du {self.fr(when)} - {author.title_name}",
                 self.few(names.PSYCHOLOGY_LINES, 2, 4),
             )
         ]
@@ -1217,7 +1234,8 @@ class DocumentFactory:
                 "51969-4",
                 doctor,
                 when,
-                f"Compte rendu de génétique moléculaire du {_fr(when)} - {doctor.structure.name}",
+                f"Compte rendu de génétique moléculaire du {self.fr(when)}"
+                f" - {doctor.structure.name}",
                 self.few(names.GENETICS_LINES, 3, 4),
             )
         ]
@@ -1242,7 +1260,7 @@ class DocumentFactory:
                 "ATTEST-RESID",
                 author,
                 when,
-                f"Attestation de résidence du {_fr(when)} - {author.structure.name}",
+                f"Attestation de résidence du {self.fr(when)} - {author.structure.name}",
                 list(names.RESIDENCE_LINES),
             )
         ]
@@ -1346,7 +1364,7 @@ class DocumentFactory:
                 "57075-4",
                 midwife,
                 when + timedelta(hours=1),
-                f"Synthèse salle de naissance enfant du {_fr(when)} - {midwife.structure.name}",
+                f"Synthèse salle de naissance enfant du {self.fr(when)} - {midwife.structure.name}",
                 [
                     f"Naissance à terme, poids de naissance {weight} g.",
                     "Apgar 10 à 1 et 5 minutes.",
@@ -1360,7 +1378,8 @@ class DocumentFactory:
                     "78489-2",
                     pediatrician,
                     leaving,
-                    f"Synthèse enfant en maternité du {_fr(leaving)} - {pediatrician.title_name}",
+                    f"Synthèse enfant en maternité du {self.fr(leaving)}"
+                    f" - {pediatrician.title_name}",
                     [
                         "Examen de sortie normal. Dépistage néonatal réalisé.",
                         "Alimentation : allaitement maternel.",
@@ -1407,7 +1426,7 @@ class DocumentFactory:
                 "11488-4",
                 doctor,
                 start - timedelta(days=21),
-                f"Consultation de cardiologie du {_fr(start - timedelta(days=21))}"
+                f"Consultation de cardiologie du {self.fr(start - timedelta(days=21))}"
                 f" - {doctor.title_name}",
                 ["Dyspnée d'effort récente.", "Hospitalisation programmée pour bilan."],
             ),
@@ -1415,23 +1434,25 @@ class DocumentFactory:
                 "70004-7",
                 doctor,
                 start + timedelta(days=1),
-                f"Échographie cardiaque du {_fr(start + timedelta(days=1))} - {doctor.title_name}",
+                f"Échographie cardiaque du {self.fr(start + timedelta(days=1))}"
+                f" - {doctor.title_name}",
                 ["FEVG conservée.", "Pas de valvulopathie significative."],
             ),
             self.draft(
                 "34112-3",
                 doctor,
                 end,
-                f"Compte rendu d'hospitalisation - Cardiologie - séjour du {_fr(start)}"
-                f" au {_fr(end)}",
+                f"Compte rendu d'hospitalisation - Cardiologie - séjour du {self.fr(start)}"
+                f" au {self.fr(end)}",
                 ["Séjour en cardiologie, Centre hospitalier de Saint-Martin.", "Bilan rassurant."],
             ),
             self.draft(
                 "11490-0",
                 doctor,
                 end + timedelta(minutes=45),
-                f"Lettre de liaison de sortie du {_fr(end)} - Centre hospitalier de Saint-Martin",
-                [f"Sortie le {_fr(end)}.", "Pas de modification du traitement."],
+                f"Lettre de liaison de sortie du {self.fr(end)}"
+                f" - Centre hospitalier de Saint-Martin",
+                [f"Sortie le {self.fr(end)}.", "Pas de modification du traitement."],
             ),
         ]
         for draft in drafts:
@@ -1684,7 +1705,8 @@ def _uuid(rng: random.Random) -> uuid.UUID:
 def _sub_rng(options: SeedOptions, purpose: str) -> random.Random:
     # str seeds are hashed with SHA-512 by random.seed (version 2): stable across runs and
     # independent of PYTHONHASHSEED.
-    return random.Random(f"dmp-sandbox/{options.seed}/{options.reference_date}/{purpose}")
+    # The reference date is not part of it: the same seed gives the same draws on any day.
+    return random.Random(f"dmp-sandbox/{options.seed}/{purpose}")
 
 
 def _deposit_delay(rng: random.Random, type_code: str) -> timedelta:
@@ -1718,14 +1740,17 @@ def _master_id(rng: random.Random, draft: DocDraft, seen: set[str]) -> str:
             return master
 
 
-def _content(row_id: str, patient: PatientSeed, draft: DocDraft) -> documents.DocumentContent:
+def _content(
+    row_id: str, patient: PatientSeed, draft: DocDraft, shift: timedelta
+) -> documents.DocumentContent:
+    """What the body shows, its dates moved by `shift` to the reference date's calendar."""
     author = draft.author
     return documents.DocumentContent(
         document_id=row_id,
         title=draft.title,
         type_code=draft.type_code,
         type_label=terminology().type(draft.type_code).label,
-        act_time=draft.created,
+        act_time=draft.created + shift,
         structure_id=author.structure.id,
         structure_name=author.structure.name,
         author_id_nat=author.id_nat,
@@ -1737,14 +1762,21 @@ def _content(row_id: str, patient: PatientSeed, draft: DocDraft) -> documents.Do
         patient_family_name=patient.family_name,
         patient_given_names=patient.given_names,
         patient_gender=patient.gender,
-        patient_birth_date=patient.birth_date,
+        patient_birth_date=patient.birth_date + shift,
         lines=tuple(draft.lines),
     )
 
 
 class _RowMaker:
-    def __init__(self, rng: random.Random, directory: Directory, ref: date) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        directory: Directory,
+        ref: date,
+        shift: timedelta = timedelta(0),
+    ) -> None:
         self.rng = rng
+        self.shift = shift
         self.ref_dt = datetime(ref.year, ref.month, ref.day, tzinfo=UTC)
         self.secretary = directory.personas.get("secretary")
         self.deposits_for = set()
@@ -1772,7 +1804,7 @@ class _RowMaker:
         ):
             entered_by = self.secretary.id_nat
         content_type = draft.content_type or _content_type(rng, draft.type_code)
-        body = documents.render(_content(row_id, patient, draft), content_type)
+        body = documents.render(_content(row_id, patient, draft, self.shift), content_type)
         return DocRow(
             id=row_id,
             master_id=_master_id(rng, draft, self.masters),
@@ -1856,7 +1888,8 @@ def _statuses(
 def generate(options: SeedOptions, personas: Sequence[Persona] = PERSONAS) -> SeedResult:
     """All the seeded rows, in memory (bodies included): a pure function of ``options``."""
     options.check()
-    ref = options.reference_date
+    ref = SEED_ANCHOR
+    shift = timedelta(days=(options.reference_date - SEED_ANCHOR).days)
     directory = build_directory(personas)
     patients = make_patients(_sub_rng(options, "patients"), options.patients, ref)
     links = assign_care(_sub_rng(options, "care"), patients, directory, ref)
@@ -1865,7 +1898,7 @@ def generate(options: SeedOptions, personas: Sequence[Persona] = PERSONAS) -> Se
     immunizations: list[ImmunizationRow] = []
     for patient in patients:
         rng = _sub_rng(options, f"documents/{patient.ins}")
-        factory = DocumentFactory(rng, directory, patient, ref, vaccines)
+        factory = DocumentFactory(rng, directory, patient, ref, vaccines, shift)
         age_days = max(30, (ref - patient.birth_date).days)
         if patient.special == "chronic":
             count, window, skew = options.chronic_docs, CHRONIC_YEARS * 365, 1.15
@@ -1876,7 +1909,7 @@ def generate(options: SeedOptions, personas: Sequence[Persona] = PERSONAS) -> Se
             skew = 1.6
         drafts = factory.plan(count, window, skew)
         drafts.sort(key=lambda d: d.created)
-        maker = _RowMaker(rng, directory, ref)
+        maker = _RowMaker(rng, directory, ref, shift)
         maker.ids = {d.id for d in docs}
         maker.masters = {d.master_id for d in docs}
         rows = [maker.row(patient, draft) for draft in drafts]
@@ -1897,7 +1930,42 @@ def generate(options: SeedOptions, personas: Sequence[Persona] = PERSONAS) -> Se
                 )
             )
     entourage = make_entourage(_sub_rng(options, "entourage"), patients, ref)
-    return SeedResult(directory, patients, links, docs, immunizations, entourage)
+    result = SeedResult(directory, patients, links, docs, immunizations, entourage)
+    _move_dates(result, shift)
+    return result
+
+
+def _move_dates(result: SeedResult, shift: timedelta) -> None:
+    """Move every date of `result`, drawn as of :data:`SEED_ANCHOR`, by `shift` (to the
+    reference date). The bodies were rendered with moved dates already (``_content``)."""
+    for patient in result.patients:
+        patient.birth_date += shift
+    drafts: dict[int, DocDraft] = {}
+    for row in result.docs:
+        drafts[id(row.draft)] = row.draft
+        row.deposited += shift
+    for draft in drafts.values():
+        draft.created += shift
+    result.immunizations[:] = [
+        replace(i, occurrence=i.occurrence + shift, recorded_at=i.recorded_at + shift)
+        for i in result.immunizations
+    ]
+    result.links.authorisations[:] = [
+        (ins, id_nat, kind, method, _iso(datetime.fromisoformat(created) + shift))
+        for ins, id_nat, kind, method, created in result.links.authorisations
+    ]
+    entourage = result.entourage
+    entourage.related[:] = [
+        replace(r, recorded_at=r.recorded_at + shift) for r in entourage.related
+    ]
+    entourage.directives[:] = [
+        replace(
+            d,
+            written_on=None if d.written_on is None else d.written_on + shift,
+            recorded_at=d.recorded_at + shift,
+        )
+        for d in entourage.directives
+    ]
 
 
 # -- writing ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,19 @@ class Sandbox:
 
     def persona(self, persona_id: str) -> dict[str, Any]:
         return self.personas[persona_id]
+
+    def adults(self) -> list[str]:
+        """The INS of the seeded adults with no special choice (no opposition, no block, not
+        the chronic patient...), in patients.json order: found by their role, never by a
+        literal NIR, so the tests hold whatever the seed's reference date."""
+        ref = date.fromisoformat(self.patients["reference_date"])
+        found = [
+            p["ins"]
+            for p in self.patients["all"]
+            if p["special"] is None and age_on(date.fromisoformat(p["birth_date"]), ref) >= 18
+        ]
+        assert len(found) >= 2, "the seed has fewer than two plain adults"
+        return found
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -74,6 +88,11 @@ class Sandbox:
         assert answer.status_code == 200, answer.text
         token: str = answer.json()["access_token"]
         return token
+
+
+def age_on(birth: date, day: date) -> int:
+    """Age in whole years on `day` (29 February birthdays count from 1 March)."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 @pytest.fixture(scope="session")

@@ -51,9 +51,6 @@ def _collect_garbage_on_the_main_thread() -> None:
     gc.collect()
 
 
-ADULT = "191014900710181"
-"""A seeded adult with no special choice (seed 7 of tests/integration/conftest.py)."""
-OTHER_ADULT = "210086613679658"
 JUSTIFICATION = "Patient inconscient aux urgences, famille injoignable"
 BRIS = AccessRequest(
     AccessMode.BRIS_DE_GLACE, reason_code="URGENCE_VITALE", justification=JUSTIFICATION
@@ -138,7 +135,7 @@ def ended_with(records: list[AuditRecord], episode_id: str) -> str | None:
 async def test_bris_de_glace_without_justification_is_refused_by_the_server(
     console: Console, sandbox: Sandbox
 ) -> None:
-    patient = await console.patient(sandbox, ADULT)
+    patient = await console.patient(sandbox, sandbox.adults()[0])
     for justification in (None, "   trop  court "):
         request = AccessRequest(
             AccessMode.BRIS_DE_GLACE, reason_code="URGENCE_VITALE", justification=justification
@@ -152,7 +149,7 @@ async def test_bris_de_glace_without_justification_is_refused_by_the_server(
 
 
 def test_and_by_the_dialog(qtbot: QtBot, sandbox: Sandbox) -> None:
-    patient = PatientRecord(ins_of(sandbox, ADULT), "X", "Y", None, "female")
+    patient = PatientRecord(ins_of(sandbox, sandbox.adults()[0]), "X", "Y", None, "female")
     dialog = AccessModeDialog(patient)
     qtbot.addWidget(dialog)
     dialog.show()
@@ -189,7 +186,7 @@ async def test_a_patient_who_opposed_it_is_refused_with_a_clear_message(
 
 @pytest.mark.asyncio
 async def test_every_read_has_an_audit_event(console: Console, sandbox: Sandbox) -> None:
-    patient = await console.patient(sandbox, ADULT)
+    patient = await console.patient(sandbox, sandbox.adults()[0])
     dossier = await console.dossiers.open(patient, BRIS)
     episode = console.service.active
     assert episode is not None
@@ -225,7 +222,7 @@ async def test_every_read_has_an_audit_event(console: Console, sandbox: Sandbox)
     assert "URGENCE_VITALE" in started.description and JUSTIFICATION in started.description
     for record in (*searches, read, retrieve, started):
         assert record.actor_id_nat == console.login.id_nat
-        assert record.patient_ins == ADULT
+        assert record.patient_ins == sandbox.adults()[0]
         assert record.succeeded
     assert [r.entry.action for r in console.journal.records] == [
         JournalAction.BDG_STARTED,
@@ -251,7 +248,7 @@ END_PATHS = ["user", "card_removed", "patient_closed", "quit", "session_locked",
 async def test_each_end_path_calls_access_end_with_its_reason(
     console: Console, sandbox: Sandbox, path: str
 ) -> None:
-    dossier = await console.dossiers.open(await console.patient(sandbox, OTHER_ADULT), BRIS)
+    dossier = await console.dossiers.open(await console.patient(sandbox, sandbox.adults()[1]), BRIS)
     episode = console.service.active
     assert episode is not None
     match path:
@@ -270,7 +267,7 @@ async def test_each_end_path_calls_access_end_with_its_reason(
     with pytest.raises(AuthenticationError):
         await console.gateway.retrieve(dossier.grant, _any_document(dossier))
     description = ended_with(
-        await stopped_events(console, sandbox, OTHER_ADULT), episode.episode_id
+        await stopped_events(console, sandbox, sandbox.adults()[1]), episode.episode_id
     )
     assert description is not None, "no emergency-override-stopped for the episode"
     assert f"motif de fin : {path}" in description
@@ -288,7 +285,7 @@ async def test_after_expiry_the_server_refuses_a_retrieve(
 ) -> None:
     console = await make_console(short_sandbox, sandbox)
     try:
-        patient = await console.patient(sandbox, ADULT)
+        patient = await console.patient(sandbox, sandbox.adults()[0])
         dossier = await console.dossiers.open(patient, BRIS)
         episode = console.service.active
         assert episode is not None
@@ -296,7 +293,7 @@ async def test_after_expiry_the_server_refuses_a_retrieve(
         assert [p async for p in console.dossiers.documents(dossier, DocumentQuery())]
         # Another grant (another patient: one episode per patient), left alone: after the time
         # box the server itself refuses its token.
-        other_patient = await console.patient(sandbox, OTHER_ADULT)
+        other_patient = await console.patient(sandbox, sandbox.adults()[1])
         other = await console.gateway.open_access(console.login, other_patient, BRIS)
         other_docs = [
             d
@@ -325,7 +322,9 @@ async def test_after_expiry_the_server_refuses_a_retrieve(
 
     main = await make_console(sandbox.url, sandbox)
     try:
-        description = ended_with(await stopped_events(main, sandbox, ADULT), episode.episode_id)
+        description = ended_with(
+            await stopped_events(main, sandbox, sandbox.adults()[0]), episode.episode_id
+        )
     finally:
         await main.service.aclose()
         await main.gateway.aclose()
@@ -336,12 +335,12 @@ async def test_after_expiry_the_server_refuses_a_retrieve(
 async def test_the_patient_is_notified_of_the_bris_de_glace_and_the_first_access(
     console: Console, sandbox: Sandbox
 ) -> None:
-    patient = await console.patient(sandbox, OTHER_ADULT)
+    patient = await console.patient(sandbox, sandbox.adults()[1])
     await console.dossiers.open(patient, BRIS)
     console.service.stop()
     await console.service.wait_idle(10)
     async with httpx.AsyncClient(base_url=sandbox.url) as client:
-        answer = await client.get(f"/sandbox/patients/{OTHER_ADULT}/notifications")
+        answer = await client.get(f"/sandbox/patients/{sandbox.adults()[1]}/notifications")
     assert answer.status_code == 200
     mine = [n for n in answer.json()["notifications"] if n["id_nat"] == console.login.id_nat]
     kinds = [n["kind"] for n in mine]

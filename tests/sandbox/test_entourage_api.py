@@ -28,7 +28,14 @@ from console.domain.profile import (
 )
 from console.domain.rules import ENTOURAGE_RULES, EntourageSection
 from sandbox import fhir
-from sandbox.seed import SeedOptions, generate, init_sandbox, make_entourage, make_patients
+from sandbox.seed import (
+    SEED_ANCHOR,
+    SeedOptions,
+    generate,
+    init_sandbox,
+    make_entourage,
+    make_patients,
+)
 from sandbox.store import DB_NAME, SCHEMA_VERSION, Store
 from tests.sandbox.conftest import (
     ALICE,
@@ -351,10 +358,23 @@ def test_entourage_seed_is_deterministic_and_independent() -> None:
     first, again = generate(OPTIONS), generate(OPTIONS)
     assert first.entourage == again.entourage
     # its own random stream: the patients and documents are those of the seed without it
-    ref = OPTIONS.reference_date
-    rng = random.Random(f"dmp-sandbox/{OPTIONS.seed}/{ref}/entourage")
-    patients = make_patients(random.Random(f"dmp-sandbox/{OPTIONS.seed}/{ref}/patients"), 12, ref)
-    assert make_entourage(rng, patients, ref) == first.entourage
+    # (drawn as of the seed's anchor, then moved to the reference date)
+    ref = SEED_ANCHOR
+    shift = OPTIONS.reference_date - ref
+    rng = random.Random(f"dmp-sandbox/{OPTIONS.seed}/entourage")
+    patients = make_patients(random.Random(f"dmp-sandbox/{OPTIONS.seed}/patients"), 12, ref)
+    drawn = make_entourage(rng, patients, ref)
+    assert [dataclasses.replace(r, recorded_at=r.recorded_at + shift) for r in drawn.related] == (
+        first.entourage.related
+    )
+    assert [
+        dataclasses.replace(
+            d,
+            written_on=None if d.written_on is None else d.written_on + shift,
+            recorded_at=d.recorded_at + shift,
+        )
+        for d in drawn.directives
+    ] == first.entourage.directives
 
 
 def test_entourage_seed_covers_the_special_patients_and_not_everyone() -> None:

@@ -27,8 +27,10 @@ from sandbox.personas import BY_ID, PERSONAS
 from sandbox.seed import (
     PATIENTS_FILE,
     PERSONAS_FILE,
+    SEED_ANCHOR,
     SENSITIVE_TYPES,
     SeedOptions,
+    generate,
     init_sandbox,
     make_nir,
     vaccine_codes,
@@ -124,6 +126,70 @@ def test_another_seed_gives_other_data(small_dir: Path, tmp_path: Path) -> None:
     assert not _document_ids(theirs) & ours_ids
 
 
+@pytest.mark.parametrize(
+    "other_day",
+    [REF + timedelta(days=1), REF + timedelta(days=400), date(2028, 2, 29), date(2031, 12, 31)],
+)
+def test_the_same_seed_gives_the_same_data_on_any_day(other_day: date) -> None:
+    """People, NIRs, identifiers, document mixes and states depend on the seed alone; every
+    date moves by the same number of days as the reference date."""
+    options = SeedOptions(patients=8, seed=11, chronic_docs=60, reference_date=REF)
+    ours = generate(options)
+    theirs = generate(SeedOptions(**{**_fields(options), "reference_date": other_day}))
+    shift = other_day - REF
+    assert [p.ins for p in theirs.patients] == [p.ins for p in ours.patients]
+    for mine, other in zip(ours.patients, theirs.patients, strict=True):
+        assert (other.family_name, other.given_names, other.special) == (
+            mine.family_name,
+            mine.given_names,
+            mine.special,
+        )
+        assert other.birth_date == mine.birth_date + shift
+    assert len(theirs.docs) == len(ours.docs)
+    for mine_doc, other_doc in zip(ours.docs, theirs.docs, strict=True):
+        assert (other_doc.id, other_doc.master_id, other_doc.draft.type_code) == (
+            mine_doc.id,
+            mine_doc.master_id,
+            mine_doc.draft.type_code,
+        )
+        assert (other_doc.status, other_doc.archived, other_doc.draft.visibility) == (
+            mine_doc.status,
+            mine_doc.archived,
+            mine_doc.draft.visibility,
+        )
+        assert other_doc.draft.created == mine_doc.draft.created + shift
+        assert other_doc.deposited == mine_doc.deposited + shift
+    assert [(i.id, i.vaccine.code) for i in theirs.immunizations] == [
+        (i.id, i.vaccine.code) for i in ours.immunizations
+    ]
+    assert [i.occurrence for i in theirs.immunizations] == [
+        i.occurrence + shift for i in ours.immunizations
+    ]
+    moved = [
+        (ins, who, kind, how, datetime.fromisoformat(at) - shift)
+        for ins, who, kind, how, at in theirs.links.authorisations
+    ]
+    assert moved == [
+        (ins, who, kind, how, datetime.fromisoformat(at))
+        for ins, who, kind, how, at in ours.links.authorisations
+    ]
+    assert [r.recorded_at - shift for r in theirs.entourage.related] == [
+        r.recorded_at for r in ours.entourage.related
+    ]
+
+
+def test_bodies_show_the_moved_dates() -> None:
+    """A document's title and body show its date on the reference date's calendar."""
+    late = SeedOptions(patients=6, seed=11, chronic_docs=50, reference_date=date(2030, 7, 1))
+    result = generate(late)
+    dated = [d for d in result.docs if " du " in d.draft.title and d.content_type == documents.TEXT]
+    assert dated
+    for doc in dated[:20]:
+        text = doc.body.decode("utf-8")
+        shown = doc.draft.created.strftime("%d/%m/%Y")
+        assert shown in text
+
+
 def _document_ids(lines: list[str]) -> set[str]:
     return {line.split("'")[1] for line in lines if line.startswith("documents ")}
 
@@ -159,8 +225,11 @@ def test_every_nir_is_valid_and_matches_the_patient(db: sqlite3.Connection) -> N
         assert p["ins_system"] == INS_NIR_SYSTEM
         born = date.fromisoformat(p["birth_date"])
         assert nir[0] == ("1" if p["gender"] == "male" else "2")
-        assert nir[1:3] == f"{born.year % 100:02d}"
-        assert nir[3:5] == f"{born.month:02d}"
+        # The NIR was given as of the anchor's record (and never changes with the reference
+        # date): its birth year and month are those of the birth date before it moved.
+        born_then = born - (REF - SEED_ANCHOR)
+        assert nir[1:3] == f"{born_then.year % 100:02d}"
+        assert nir[3:5] == f"{born_then.month:02d}"
         assert nir[5:10] == p["birth_place"]
         assert 0 <= (REF - born).days <= 96 * 366
         assert p["family_name"].isupper()
