@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from sandbox import clock
 from sandbox.seed import (
     PATIENTS_FILE,
     PERSONAS_FILE,
@@ -46,6 +47,13 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
         super().__init__(message)
         self.code = code
+
+
+def _clock_offset() -> float:
+    try:
+        return clock.offset_from_env()
+    except clock.ClockOffsetError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
 
 
 def _reference_date(text: str) -> date:
@@ -179,7 +187,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
         patients=args.patients,
         seed=args.seed,
         chronic_docs=args.chronic_docs,
-        reference_date=args.reference_date or date.today(),
+        reference_date=args.reference_date or clock.moved_today(_clock_offset()),
         cards=not args.no_cards,
     )
     try:
@@ -392,6 +400,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser.parse_args(argv)
     commands = {"init": cmd_init, "serve": cmd_serve, "info": cmd_info}
     try:
+        if args.command == "serve":
+            # The server's clock moves; init only takes the moved day as its default reference
+            # date and issues its certificates on the real time (see sandbox.clock).
+            clock.start(_clock_offset())
         return commands[args.command](args, stream)
     except CliError as exc:
         print(f"dmp-sandbox {args.command}: {exc}", file=sys.stderr)
