@@ -53,6 +53,12 @@ from urllib.parse import urlsplit
 
 from console import __version__
 from console.config import DEFAULT_SERVER, Settings, default_pkcs11_module
+from console.domain.localtime import (
+    DEFAULT_ZONE,
+    UnknownTimeZoneError,
+    set_display_zone,
+    zone_named,
+)
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QObject
@@ -124,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("fr", "en"),
         default="fr",
         help="interface language (default: fr)",
+    )
+    parser.add_argument(
+        "--time-zone",
+        default=DEFAULT_ZONE,
+        metavar="ZONE",
+        help=(
+            f"time zone of the times shown (default: {DEFAULT_ZONE}; overseas: "
+            "America/Martinique, Indian/Reunion...); stored and sent times stay UTC"
+        ),
     )
     parser.add_argument(
         "--sandbox-dir",
@@ -203,7 +218,15 @@ def settings_from_args(
     module = choose_pkcs11_module(
         args.pkcs11_module, sandbox=sandbox_dir is not None, environ=environ
     )
-    return Settings(server_url=server, pkcs11_module=module, language=args.lang)
+    try:
+        zone_named(args.time_zone)
+    except UnknownTimeZoneError:
+        raise ValueError(
+            f"--time-zone: unknown time zone {args.time_zone!r} (an IANA name, e.g. Europe/Paris)"
+        ) from None
+    return Settings(
+        server_url=server, pkcs11_module=module, language=args.lang, time_zone=args.time_zone
+    )
 
 
 # -- the wired application ------------------------------------------------------------------
@@ -1008,6 +1031,8 @@ def run_gui(
     """
     import qasync
     from PySide6.QtWidgets import QApplication
+
+    set_display_zone(settings.time_zone)
 
     from console.views.i18n import install_translations
 

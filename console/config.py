@@ -9,6 +9,8 @@ from pathlib import Path
 
 from platformdirs import user_config_dir, user_data_dir
 
+from console.domain.localtime import DEFAULT_ZONE
+
 APP_NAME = "staff-console"
 DEFAULT_SERVER = "http://127.0.0.1:8470"
 
@@ -29,6 +31,8 @@ class Settings:
     server_url: str = DEFAULT_SERVER
     pkcs11_module: Path = field(default_factory=default_pkcs11_module)
     language: str = "fr"
+    time_zone: str = DEFAULT_ZONE
+    """The zone of the times shown to people (console.domain.localtime); stored: UTC."""
     card_poll_interval_s: float = 1.0
     idle_lock_minutes: int = 10
     notice_period_days: int = 180

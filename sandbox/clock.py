@@ -26,6 +26,10 @@ MAX_OFFSET_S = 50 * 365 * 86400.0
 """Fifty years either way: beyond, the value is surely a mistake (milliseconds?)."""
 
 
+_moved_by: float | None = None
+"""The offset this process's clock runs at (None: the machine's)."""
+
+
 class ClockOffsetError(ValueError):
     """The offset in the environment is not a number of seconds the sandbox can use."""
 
@@ -55,10 +59,22 @@ def start(offset_s: float) -> Callable[[], None]:
     Python's wall clock is moved (``time.time``, ``datetime.now``, ``date.today``...), not the
     monotonic clock, which timeouts and the event loop use.
     """
-    if offset_s == 0:
+    global _moved_by
+    if offset_s == 0 or _moved_by == offset_s:
+        # Nothing to move, or moved already (``serve`` run in a process that started the
+        # offset itself, as the tests do): moving again would add the offset twice.
         return lambda: None
+    if _moved_by is not None:
+        raise RuntimeError(f"the clock is already moved by {_moved_by} s, not {offset_s} s")
     import time_machine  # only when asked for: the sandbox runs without it otherwise
 
     traveller = time_machine.travel(time.time() + offset_s, tick=True)
     traveller.start()
-    return traveller.stop
+    _moved_by = offset_s
+
+    def stop() -> None:
+        global _moved_by
+        traveller.stop()
+        _moved_by = None
+
+    return stop

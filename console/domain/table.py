@@ -30,6 +30,7 @@ from itertools import chain, compress
 from operator import itemgetter
 from typing import Any
 
+from console.domain.localtime import to_local
 from console.domain.models import DocStatus, DocumentMeta, Visibility
 from console.domain.terminology import Terminology, terminology
 from console.resources import load_json
@@ -177,7 +178,7 @@ def _aware(moment: datetime) -> datetime:
 
 def _local_day(moment: datetime) -> date:
     """The calendar day of ``moment`` where the professional is (as the table shows it)."""
-    return _aware(moment).astimezone().date()
+    return to_local(moment).date()
 
 
 _PROFESSION_SYSTEMS = ("1.2.250.1.71.1.2.7", "1.2.250.1.213.1.1.4.6")

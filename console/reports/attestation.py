@@ -26,6 +26,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from console.domain.emergency import Attestation, OpenedDocument, format_duration
+from console.domain.localtime import format_date, format_datetime, format_time
 
 __all__ = ["TITLE", "render_attestation"]
 
@@ -83,10 +84,7 @@ class _Text:
 
 
 def _when(moment: datetime, zone: tzinfo | None) -> str:
-    local = moment.astimezone(zone)
-    offset = local.strftime("%z")
-    shown = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
-    return f"{local:%d/%m/%Y à %H:%M:%S} ({shown})"
+    return format_datetime(moment, seconds=True, offset=True, joiner=" à ", zone=zone)
 
 
 def render_attestation(
@@ -96,7 +94,8 @@ def render_attestation(
 
     Args:
         attestation: What to attest.
-        zone: Time zone of the dates shown (default: the computer's).
+        zone: Time zone of the dates shown (default: the console's display zone, French
+            local time: never the computer's, often left on UTC).
         invariant: Reproducible output (no creation date, fixed ids), for tests.
     """
     from reportlab.lib import colors
@@ -224,11 +223,11 @@ def render_attestation(
                 Paragraph(str(number), small),
                 Paragraph(t(doc_title), small),
                 Paragraph(t(f"{doc.type_label} ({doc.type_code})"), small),
-                Paragraph(t(doc.act_date.astimezone(zone).strftime("%d/%m/%Y")), small),
+                Paragraph(t(format_date(doc.act_date, zone)), small),
                 Paragraph(t(doc.id), small),
             ]
             if opened:
-                when = doc.opened_at.astimezone(zone).strftime("%H:%M:%S") if doc.opened_at else ""
+                when = format_time(doc.opened_at, seconds=True, zone=zone) if doc.opened_at else ""
                 if doc.openings > 1:
                     when += f" ({doc.openings} fois)"
                 row.append(Paragraph(t(when), small))

@@ -15,6 +15,7 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 
 from console.domain.deposit import STATUS_LABELS, BatchReceipt, ItemStatus, ReceiptLine
+from console.domain.localtime import format_datetime
 
 __all__ = ["render_receipt"]
 
@@ -25,7 +26,7 @@ _NOTICE = (
 
 
 def _date(value: datetime | None) -> str:
-    return value.astimezone().strftime("%d/%m/%Y %H:%M") if value is not None else "—"
+    return format_datetime(value, offset=True) if value is not None else "—"
 
 
 def _line_cells(index: int, line: ReceiptLine) -> list[str]:

@@ -91,6 +91,7 @@ from console.domain.errors import (
     RetryableServerError,
     ServerError,
 )
+from console.domain.localtime import to_local
 from console.domain.models import Actor, DocumentMeta, PatientPolicy
 from console.domain.rules import (
     Decision,
@@ -938,7 +939,7 @@ class DepositService:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     def today(self) -> date:
-        return self._clock().astimezone().date()
+        return to_local(self._clock()).date()
 
     async def actor(self, login: ProfessionalLogin) -> Actor:
         """The logged person as the directory knows her (structure included), once per login."""
@@ -1024,7 +1025,7 @@ class DepositService:
             actor,
             file.content.kind,
             file.data,
-            act_start=act_start(metadata.act_date, self._clock().astimezone()),
+            act_start=act_start(metadata.act_date, to_local(self._clock())),
         )
         payload = await self._off_thread(functools.partial(bundle_bytes, [document]))
         queue = self.queue()
@@ -1379,7 +1380,7 @@ class BatchDepositService:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     def today(self) -> date:
-        return self._clock().astimezone().date()
+        return to_local(self._clock()).date()
 
     @property
     def running(self) -> bool:
@@ -1623,7 +1624,7 @@ class BatchDepositService:
         self.started = self.started or self._clock()
         self.finished = None
         queue = self.queue()
-        now = self._clock().astimezone()
+        now = to_local(self._clock())
         entered_by = depositor if depositor.id_nat != author.id_nat else None
         groups = [ready[i : i + ENQUEUE_GROUP] for i in range(0, len(ready), ENQUEUE_GROUP)]
         today = self.today()

@@ -17,7 +17,7 @@ import asyncio
 import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -45,6 +45,7 @@ from console.domain.emergency import (
     format_duration,
 )
 from console.domain.errors import ConsoleError
+from console.domain.localtime import to_local
 from console.domain.models import AccessMode
 from console.services.dossier import OpenDossier
 from console.services.history import HistoryService
@@ -134,7 +135,7 @@ class AccessHistoryModel(QAbstractTableModel):
         self._history: AccessHistory | None = None
         self._filter = HistoryFilter.ALL
         self._rows: list[_Row] = []
-        self._now = now or (lambda: datetime.now().astimezone())
+        self._now = now or (lambda: to_local(datetime.now(UTC)))
         self._bold = QFont()
         self._bold.setBold(True)
         self._resource_labels: dict[str, str] | None = None
@@ -254,7 +255,7 @@ class AccessHistoryModel(QAbstractTableModel):
     # -- texts ---------------------------------------------------------------------------------
     @staticmethod
     def _time(moment: datetime) -> str:
-        return moment.astimezone().strftime("%d/%m/%Y %H:%M:%S")
+        return to_local(moment).strftime("%d/%m/%Y %H:%M:%S")
 
     def mode_text(self, mode: str) -> str:
         match mode:
@@ -350,7 +351,7 @@ class AccessHistoryModel(QAbstractTableModel):
                     return self.tr("{mode} (en cours ou non clos)").format(mode=name)
                 return self.tr("{mode} jusqu'à {time} ({duration})").format(
                     mode=name,
-                    time=episode.ended_at.astimezone().strftime("%H:%M:%S"),
+                    time=to_local(episode.ended_at).strftime("%H:%M:%S"),
                     duration=format_duration(episode.duration(self._now())),
                 )
             case HistoryColumn.MODE:

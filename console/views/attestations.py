@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from console.domain.emergency import AttestationRecord, format_duration
 from console.domain.errors import ConsoleError
+from console.domain.localtime import to_local
 from console.services.attestations import AttestationArchive
 from console.views.emergency_banner import end_reason_text
 from console.views.tasks import spawn
@@ -121,8 +122,8 @@ class AttestationsDialog(QDialog):
         self._records = records
         self.table.setRowCount(len(records))
         for row, record in enumerate(records):
-            ended = record.ended_at.astimezone()
-            saved = record.saved_at.astimezone() if record.saved_at is not None else None
+            ended = to_local(record.ended_at)
+            saved = to_local(record.saved_at) if record.saved_at is not None else None
             cells = (
                 f"{ended:%d/%m/%Y %H:%M}",
                 record.patient_name,
@@ -161,7 +162,7 @@ class AttestationsDialog(QDialog):
         record = self.selected()
         if record is None or self.file_dialog is not None:
             return
-        started = record.started_at.astimezone()
+        started = to_local(record.started_at)
         dialog = QFileDialog(self, self.tr("Enregistrer l'attestation de bris de glace"))
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setNameFilter(self.tr("Document PDF (*.pdf)"))

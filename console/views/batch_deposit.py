@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ from PySide6.QtWidgets import (
 from console.domain.deposit import FILE_NAME_RULE, DepositDraft, InvalidIdentifierError, ItemStatus
 from console.domain.dossier import ProfessionalLogin
 from console.domain.errors import AccessRefusedError, ConsoleError
+from console.domain.localtime import to_local
 from console.domain.models import Actor, Visibility
 from console.domain.terminology import terminology
 from console.services.deposit import (
@@ -75,6 +76,14 @@ from console.views.tasks import spawn
 __all__ = ["BatchColumn", "BatchDepositView", "BatchTableModel"]
 
 _Index = QModelIndex | QPersistentModelIndex
+
+
+def _today_qdate() -> QDate:
+    """Today where the professional is (the display zone), not on the computer's clock zone."""
+    today = to_local(datetime.now(UTC)).date()
+    return QDate(today.year, today.month, today.day)
+
+
 KEY_ROLE = Qt.ItemDataRole.UserRole + 2
 """The row's :attr:`BatchItem.key`."""
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -200,7 +209,7 @@ class BatchTableModel(QAbstractTableModel):
         if item.message:
             parts.append(item.message)
         if item.status is ItemStatus.RETRY_WAIT and item.retry_at is not None:
-            at = item.retry_at.astimezone().strftime("%H:%M:%S")
+            at = to_local(item.retry_at).strftime("%H:%M:%S")
             parts.append(self.tr("nouvel essai à {time} (tentative {n})").format(
                 time=at, n=item.attempts
             ))  # fmt: skip
@@ -360,13 +369,13 @@ class DateDelegate(QStyledItemDelegate):
         edit = QDateEdit(parent)
         edit.setDisplayFormat(DATE_FORMAT)
         edit.setCalendarPopup(True)
-        edit.setMaximumDate(QDate.currentDate())
+        edit.setMaximumDate(_today_qdate())
         return edit
 
     def setEditorData(self, editor: QWidget, index: _Index) -> None:
         if isinstance(editor, QDateEdit):
             value = index.data(Qt.ItemDataRole.EditRole)
-            editor.setDate(value if isinstance(value, QDate) else QDate.currentDate())
+            editor.setDate(value if isinstance(value, QDate) else _today_qdate())
 
 
 class BatchDepositView(QWidget):

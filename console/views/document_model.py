@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont
 
+from console.domain.localtime import to_local
 from console.domain.models import DocStatus, Visibility
 from console.domain.table import Column, DocumentRow
 
@@ -115,13 +116,13 @@ def plain_tooltip(text: str) -> str:
 
 def french_date(moment: datetime) -> str:
     """``moment`` as dd/MM/yyyy in local time (the act's date as the professional lives it)."""
-    local = moment.astimezone() if moment.tzinfo is not None else moment
+    local = to_local(moment) if moment.tzinfo is not None else moment
     return local.strftime("%d/%m/%Y")
 
 
 def french_datetime(moment: datetime) -> str:
     """``moment`` as dd/MM/yyyy HH:mm in local time."""
-    local = moment.astimezone() if moment.tzinfo is not None else moment
+    local = to_local(moment) if moment.tzinfo is not None else moment
     return local.strftime("%d/%m/%Y %H:%M")
 
 

@@ -16,6 +16,7 @@ from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from console.domain.errors import ConsoleError
+from console.domain.localtime import to_local
 from console.domain.models import AccessMode
 from console.domain.profile import HeaderNotice, age_on
 from console.services.dossier import OpenDossier
@@ -257,7 +258,7 @@ class DossierHeader(QWidget):
                 return self.tr("Sexe non précisé")
 
     def _mode_note(self, mode: AccessMode, ends_at: datetime) -> str:
-        local = ends_at.astimezone()
+        local = to_local(ends_at)
         when = local.strftime("%H:%M")
         if local.date() != (self._today or date.today()):
             when = local.strftime("%d/%m/%Y %H:%M")

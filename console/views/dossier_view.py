@@ -66,6 +66,7 @@ from console.domain.dossier import (
 )
 from console.domain.errors import ConsoleError
 from console.domain.filters import FilterChoices, filter_choices
+from console.domain.localtime import to_local
 from console.domain.models import AccessMode, DocumentMeta, Visibility
 from console.domain.rules import UpdateAction
 from console.domain.table import (
@@ -1004,7 +1005,7 @@ class DossierView(QWidget):
         self.mode_badge.setStyleSheet(style + " border-radius: 4px;")
         self.mode_badge.show()
         if mode == AccessMode.BRIS_DE_GLACE:
-            until = dossier.grant.expires_at.astimezone().strftime("%H:%M")
+            until = to_local(dossier.grant.expires_at).strftime("%H:%M")
             self.mode_note.setText(
                 self.tr(
                     "Accès d'urgence jusqu'à {time} : le patient en sera informé, "
@@ -1028,7 +1029,7 @@ class DossierView(QWidget):
             )
         else:
             assert plan.last_visit is not None
-            since = plan.last_visit.at.astimezone().strftime("%d/%m/%Y %H:%M")
+            since = to_local(plan.last_visit.at).strftime("%d/%m/%Y %H:%M")
             self.date_chip_label.setText(self.tr("2 dernières années"))
             self.date_chip.setToolTip(
                 self.tr(
@@ -1197,7 +1198,7 @@ class DossierView(QWidget):
             self.new_label.clear()
             return
         assert plan.last_visit is not None
-        since = plan.last_visit.at.astimezone().strftime("%d/%m/%Y %H:%M")
+        since = to_local(plan.last_visit.at).strftime("%d/%m/%Y %H:%M")
         new = self._new_count
         if new == 0:
             text = "" if self._loading else self.tr("Rien de nouveau depuis le {since}")

@@ -39,6 +39,7 @@ from console.domain.emergency import (
     format_remaining,
 )
 from console.domain.errors import ConsoleError
+from console.domain.localtime import to_local
 from console.domain.models import AccessMode
 from console.services.emergency import (
     ATTESTED_ENDS,
@@ -248,7 +249,7 @@ class EmergencyBanner(QFrame):
         ended = self._ended
         if ended is None or ended.attestation is None:
             return
-        started = ended.episode.started_at.astimezone()
+        started = to_local(ended.episode.started_at)
         dialog = QFileDialog(self, self.tr("Enregistrer l'attestation de bris de glace"))
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setNameFilter(self.tr("Document PDF (*.pdf)"))
@@ -339,7 +340,7 @@ class EmergencyBanner(QFrame):
 
     def _show_ended(self, episode: EmergencyEpisode) -> None:
         name = self.mode_name(episode.mode)
-        ended_at = (episode.ended_at or self._clock()).astimezone()
+        ended_at = to_local(episode.ended_at or self._clock())
         reason = self.end_reason_text(episode.end_reason)
         self.title_label.setText(
             self.tr("{mode} terminé à {time}").format(mode=name, time=f"{ended_at:%H:%M}")

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.domain.errors import ConsoleError
+from console.domain.localtime import to_local
 from console.domain.profile import (
     AdvanceDirectives,
     ContactRole,
@@ -246,7 +247,7 @@ class EntourageView(QWidget):
                 (self.tr("Le patient a indiqué ne pas avoir rédigé de directives anticipées."), "")
             )
         if directives.recorded is not None:
-            recorded = directives.recorded.astimezone().strftime("%d/%m/%Y")
+            recorded = to_local(directives.recorded).strftime("%d/%m/%Y")
             lines.append(
                 (self.tr("Renseigné par le patient le %1.").replace("%1", recorded), _MUTED_STYLE)
             )

@@ -43,6 +43,7 @@ from shiboken6 import isValid
 
 from console.domain.card import TokenInfo
 from console.domain.errors import ConsoleError
+from console.domain.localtime import to_local
 from console.domain.session import AuthMethod, LockReason, SessionState
 from console.services.dossier import DossierService, OpenDossier
 from console.services.notice import NoticeService
@@ -705,7 +706,7 @@ class MainWindow(QMainWindow):
             self.offline_label.clear()
             return
         when = (
-            last_sync.astimezone().strftime("%d/%m/%Y %H:%M")
+            to_local(last_sync).strftime("%d/%m/%Y %H:%M")
             if last_sync is not None
             else self.tr("inconnue")
         )

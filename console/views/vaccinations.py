@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.domain.errors import ConsoleError
+from console.domain.localtime import to_local
 from console.domain.models import DocumentMeta
 from console.domain.vaccination import (
     Field,
@@ -814,7 +815,7 @@ class VaccinationsTab(QWidget):
             )
 
     def _add_history_item(self, doc: DocumentMeta) -> None:
-        created = doc.created.astimezone() if doc.created.tzinfo else doc.created
+        created = to_local(doc.created) if doc.created.tzinfo else doc.created
         parts = [created.strftime("%d/%m/%Y"), doc.title]
         if doc.author_name:
             parts.append(doc.author_name)

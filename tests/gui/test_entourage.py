@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from console.domain.dossier import AccessGrant, PatientRecord, ProfessionalLogin
 from console.domain.errors import ForbiddenError, NetworkError
 from console.domain.ins import INS
+from console.domain.localtime import display_zone
 from console.domain.models import AccessMode
 from console.domain.profile import (
     AdvanceDirectives,
@@ -112,7 +113,8 @@ def dossier_service(gateway: FakeGateway, profession: str, id_nat: str) -> Dossi
 
 
 def dossier(mode: AccessMode = AccessMode.NORMAL) -> OpenDossier:
-    ends = datetime.combine(TODAY, datetime.min.time()).astimezone() + timedelta(hours=15)
+    # 15:00 in the zone the console shows times in (French local time, not the computer's)
+    ends = datetime.combine(TODAY, datetime.min.time(), tzinfo=display_zone()) + timedelta(hours=15)
     return OpenDossier(AccessGrant(PATIENT, mode, "t", ends, "ep"))
 
 

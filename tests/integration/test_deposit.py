@@ -36,6 +36,7 @@ from console.domain.deposit import DepositDraft, ItemStatus, Problem
 from console.domain.dossier import AccessGrant, DocumentQuery, ProfessionalLogin
 from console.domain.errors import ForbiddenError
 from console.domain.ins import INS
+from console.domain.localtime import to_local
 from console.domain.models import DocStatus, DocumentMeta, Visibility
 from console.domain.rules import AccessRequest, Refusal, UpdateAction, refusal_message
 from console.services.cache import CacheService
@@ -193,7 +194,7 @@ async def test_a_gp_deposit_is_read_back(world: World, tmp_path: Path) -> None:
     )
     assert doc.author_id_nat == login.id_nat and doc.entered_by is None
     assert doc.visibility == {Visibility.INVISIBLE_PATIENT}
-    assert doc.created.astimezone().date() == act
+    assert to_local(doc.created).date() == act
     assert doc.structure_name == "Cabinet médical du Parc"
     assert await world.gateway.retrieve(grant, doc) == data
 

@@ -39,6 +39,7 @@ from console.cache.outbox import OutboxState
 from console.dmp.client import HttpDmpGateway
 from console.domain.deposit import DepositDraft, ItemStatus
 from console.domain.dossier import NEW_SINCE_MARGIN, DocumentQuery, ProfessionalLogin
+from console.domain.localtime import format_datetime
 from console.domain.models import AccessMode
 from console.domain.table import Column
 from console.domain.terminology import VACCINATION_HISTORY
@@ -240,8 +241,7 @@ def test_a_deposit_made_offline_is_queued_then_sent_once_when_the_server_is_back
         assert view.new_label.text() == "Hors ligne : la liste gardée sur ce poste"
         assert window.offline_label.isVisible()
         assert window.offline_label.text() == (
-            "Hors ligne — dernière synchronisation : "
-            + synced.astimezone().strftime("%d/%m/%Y %H:%M")
+            "Hors ligne — dernière synchronisation : " + format_datetime(synced)
         )
         # Nothing came from the server: this opening is no visit of the record. The last
         # visit stays the online one, or the next online opening would ask only for what was

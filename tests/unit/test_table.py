@@ -21,6 +21,7 @@ from console.domain.dossier import (
     opening_queries,
     vaccination_query,
 )
+from console.domain.localtime import to_local
 from console.domain.models import AccessMode, DocumentMeta, Visibility
 from console.domain.table import (
     ArchivedFilter,
@@ -411,7 +412,7 @@ def oracle_keeps(row: DocumentRow, flt: DocumentFilter) -> bool:
     if not all(any(w in h for h in haystacks) for w in fold(flt.text).split()):
         return False
     codes = {v.value for v in d.visibility} or {"N"}
-    day = d.created.astimezone().date()
+    day = to_local(d.created).date()
     return (
         (not flt.type_codes or d.type_code in flt.type_codes)
         and (not flt.class_codes or d.class_code in flt.class_codes)
