@@ -1231,10 +1231,20 @@ class DossierView(QWidget):
         index = self.table.currentIndex()
         current = self.model.row_at(index.row()) if index.isValid() else None
         self.model.show(rows)
+        kept = None
         if current is not None:
-            row = self.model.position_of(current)
-            if row is not None:
-                self._select_row(row)
+            kept = self.model.position_of(current)
+            if kept is not None:
+                self._select_row(kept)
+        shown = self.preview.document_id
+        if (
+            shown
+            and not (kept is not None and current is not None and current.doc.id == shown)
+            and not any(row.doc.id == shown for row in rows)
+        ):
+            # A document the filter removed from the table leaves the preview too: the pane
+            # must never show what the list says is not there.
+            self.preview.clear()
         self._update_count()
 
     def _select_row(self, row: int) -> None:
