@@ -1120,7 +1120,10 @@ class DossierView(QWidget):
 
     def _add_page(self, page: DocumentPage, plan: OpeningPlan) -> None:
         if page.total is not None:
-            self._total = page.total + len(plan.known)
+            # Each search of the plan announces its own total; the later ones (the undated
+            # vaccination history) only add to the main one, so the announce is a lower
+            # bound that never goes down (it said 453 and the list ended at 457).
+            self._total = max(self._total or 0, page.total + len(plan.known))
         self._add_rows(make_rows(page.documents, is_new=plan.is_new))
 
     def _add_rows(self, rows: Sequence[DocumentRow]) -> None:
@@ -1160,7 +1163,9 @@ class DossierView(QWidget):
         else:
             text = self.tr("{count} documents").format(count=shown)
         if self._loading and self._total is not None and self._total > fetched:
-            text = self.tr("{text} (sur {total} annoncés)").format(text=text, total=self._total)
+            text = self.tr("{text} (au moins {total} annoncés)").format(
+                text=text, total=self._total
+            )
         self.count_label.setText(text)
         self._update_new_label()
         self._update_empty_state(shown, fetched)

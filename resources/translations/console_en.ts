@@ -1719,7 +1719,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Incomplete list: {reason}</translation>
     </message>
     <message>
-        <location line="+59"/>
+        <location line="+62"/>
         <source>{shown} document sur {total}</source>
         <translation>{shown} document of {total}</translation>
     </message>
@@ -1745,11 +1745,11 @@ The document will no longer be listed for anyone. This action is final.</transla
     </message>
     <message>
         <location line="+2"/>
-        <source>{text} (sur {total} annoncés)</source>
-        <translation>{text} (of {total} announced)</translation>
+        <source>{text} (au moins {total} annoncés)</source>
+        <translation>{text} (at least {total} announced)</translation>
     </message>
     <message>
-        <location line="+10"/>
+        <location line="+12"/>
         <source>Le document de ce dossier ne correspond pas aux filtres.</source>
         <translation>The record&apos;s only document does not match the filters.</translation>
     </message>
@@ -2636,12 +2636,12 @@ The document will no longer be listed for anyone. This action is final.</transla
     <name>MainWindow</name>
     <message>
         <location filename="../../console/views/main_window.py" line="+263"/>
-        <location line="+731"/>
+        <location line="+737"/>
         <source>Console DMP</source>
         <translation>Console DMP</translation>
     </message>
     <message>
-        <location line="-705"/>
+        <location line="-711"/>
         <source>Serveur : %1</source>
         <translation>Server: %1</translation>
     </message>
@@ -2756,7 +2756,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>You must acknowledge the traceability notice to access the DMP.</translation>
     </message>
     <message>
-        <location line="+50"/>
+        <location line="+56"/>
         <source>e-CPS</source>
         <translation>e-CPS</translation>
     </message>
@@ -3299,7 +3299,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>/ {count}</translation>
     </message>
     <message>
-        <location line="+35"/>
+        <location line="+43"/>
         <source>Page précédente</source>
         <translation>Previous page</translation>
     </message>

@@ -424,7 +424,7 @@ def test_pages_appear_as_they_arrive(qtbot: QtBot, aloop: AsyncLoop) -> None:
     resets.clear()
     aloop.wait_until(lambda: view.model.rowCount() == 3)
     assert view.loading and view.loading_bar.isVisibleTo(view)
-    assert view.count_label.text() == "3 documents (sur 6 annoncés)"
+    assert view.count_label.text() == "3 documents (au moins 6 annoncés)"
     assert shown_ids(view.model) == ["doc-001", "doc-003", "doc-005"]  # most recent first
     assert view.table.currentIndex().row() == 0  # keyboard ready, nothing opened
     assert view.preview.state == PreviewState.EMPTY
