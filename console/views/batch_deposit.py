@@ -247,7 +247,9 @@ class BatchTableModel(QAbstractTableModel):
             if column is BatchColumn.MESSAGE or column is BatchColumn.STATUS:
                 text = self._message(item)
                 if item.master_id:
-                    text += ("\n" if text else "") + f"masterIdentifier : {item.master_id}"
+                    text += ("\n" if text else "") + self.tr(
+                        "Référence du dépôt : {master}"
+                    ).format(master=item.master_id)
                 if item.server_id:
                     text += f"\nDMP : {item.server_id}"
                 return text or None

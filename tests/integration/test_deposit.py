@@ -434,6 +434,7 @@ async def test_bad_files_are_reported_one_by_one_and_the_rest_is_deposited_once(
     await write_receipt(batch.receipt(), target)
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(target.read_bytes())).pages)
     flat = "".join(text.split())
+    assert "Référencedudépôt" in flat and "masterIdentifier" not in flat  # French, not FHIR
     for item in batch.items:
         assert "".join(item.file_name.split()) in flat
         if item.status is ItemStatus.SENT:
