@@ -870,7 +870,10 @@ class BatchDepositView(QWidget):
     def _progress_changed(self, progress: BatchProgress) -> None:
         total = max(progress.total, 0)
         self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(progress.done, total))
+        if total:
+            self.progress.setValue(min(progress.done, total))
+        else:
+            self.progress.reset()  # no text: an empty batch said "0 / 1"
         self.summary_label.setText(
             self.tr(
                 "Déposés : {sent} — refusés : {refused} — en attente : {waiting} — "
