@@ -813,6 +813,7 @@ class ConsoleApp:
             on_removed=self.window.card_removed,
             on_changed=self.window.card_changed,
             on_error=self.window.card_reader_failed,
+            on_recovered=self.window.card_reader_recovered,
         )
         self.monitor = monitor
         monitor.start()

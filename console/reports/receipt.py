@@ -115,7 +115,7 @@ def render_receipt(receipt: BatchReceipt, *, generated: datetime | None = None) 
         "Patient (INS)",
         "Titre / type",
         "Date de l'acte",
-        "masterIdentifier / id DMP",
+        "Référence du dépôt / id DMP",
         "Statut",
     ]
     rows = [[para(h, head) for h in header]]

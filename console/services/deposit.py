@@ -102,6 +102,7 @@ from console.domain.rules import (
     refusal_message,
 )
 from console.services.cache import CacheService
+from console.services.dossier import write_atomically
 from console.services.notice import PreferenceStore
 
 __all__ = [
@@ -1162,12 +1163,13 @@ async def write_receipt(
     receipt: BatchReceipt, path: Path, *, executor: Executor | None = None
 ) -> None:
     """Render ``receipt`` (PDF) and write it at ``path``, the place the user chose: it is
-    patient data, written nowhere else (no temporary copy). Off the GUI thread."""
+    patient data, written nowhere else (only a temporary file beside it, renamed), readable
+    by its owner only (0600, as the attestations: it was 0644). Off the GUI thread."""
 
     def work() -> None:
         from console.reports.receipt import render_receipt
 
-        path.write_bytes(render_receipt(receipt, generated=datetime.now(UTC)))
+        write_atomically(path, render_receipt(receipt, generated=datetime.now(UTC)))
 
     await asyncio.get_running_loop().run_in_executor(executor, work)
 

@@ -44,6 +44,9 @@ class CardMonitor:
             of the same poll, so a card swapped in a slot gives removed, then inserted).
         on_changed: Called when a present card's listing changes (e.g. its PIN state).
         on_error: Called once when polling starts failing (not again until a poll succeeded).
+        on_recovered: Called with the number of failed polls when a poll succeeds again
+            after failures (a short failure reports no card, so without it whoever showed
+            the error would keep showing it).
         forget_after_failures: After this many failed polls in a row, the cards are reported
             removed (their state is unknown: better lock than show data to someone else);
             they are reported inserted again when polling recovers. None: never.
@@ -61,6 +64,7 @@ class CardMonitor:
         on_removed: TokenCallback | None = None,
         on_changed: TokenCallback | None = None,
         on_error: ErrorCallback | None = None,
+        on_recovered: Callable[[int], object] | None = None,
         forget_after_failures: int | None = 3,
         poll_timeout_s: float | None = None,
     ) -> None:
@@ -71,6 +75,7 @@ class CardMonitor:
         self.on_removed = on_removed
         self.on_changed = on_changed
         self.on_error = on_error
+        self.on_recovered = on_recovered
         self.forget_after_failures = forget_after_failures
         self.poll_timeout_s = (
             poll_timeout_s if poll_timeout_s is not None else max(5.0, 5 * interval_s)
@@ -153,9 +158,10 @@ class CardMonitor:
                 self._notify("on_removed", self.on_removed, token)
 
     def _succeeded(self, found: list[TokenInfo]) -> None:
-        if self._failures:
-            _log.info("card reader polling works again after %d failures", self._failures)
-            self._failures = 0
+        failures, self._failures = self._failures, 0
+        if failures:
+            _log.info("card reader polling works again after %d failures", failures)
+            self._notify("on_recovered", self.on_recovered, failures)
         current = {token.key: token for token in found}
         removed = [token for key, token in self._known.items() if key not in current]
         inserted = [token for key, token in current.items() if key not in self._known]

@@ -256,7 +256,9 @@ class BatchTableModel(QAbstractTableModel):
             if column is BatchColumn.MESSAGE or column is BatchColumn.STATUS:
                 text = self._message(item)
                 if item.master_id:
-                    text += ("\n" if text else "") + f"masterIdentifier : {item.master_id}"
+                    text += ("\n" if text else "") + self.tr(
+                        "Référence du dépôt : {master}"
+                    ).format(master=item.master_id)
                 if item.server_id:
                     text += f"\nDMP : {item.server_id}"
                 return text or None
@@ -877,7 +879,10 @@ class BatchDepositView(QWidget):
     def _progress_changed(self, progress: BatchProgress) -> None:
         total = max(progress.total, 0)
         self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(progress.done, total))
+        if total:
+            self.progress.setValue(min(progress.done, total))
+        else:
+            self.progress.reset()  # no text: an empty batch said "0 / 1"
         self.summary_label.setText(
             self.tr(
                 "Déposés : {sent} — refusés : {refused} — en attente : {waiting} — "

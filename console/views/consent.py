@@ -336,7 +336,9 @@ class ConsentDialog(QDialog):
         self.no_button = self.buttons.addButton(
             self.tr("Non"), QDialogButtonBox.ButtonRole.RejectRole
         )
-        self.yes_button.setDefault(True)
+        # The safe answer is the default: a reflex Enter must not record a consent.
+        self.yes_button.setAutoDefault(False)
+        self.no_button.setDefault(True)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 

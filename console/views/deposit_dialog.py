@@ -687,9 +687,9 @@ class DepositDialog(QDialog):
                 )
             )
             self.receipt_label.setText(
-                self.tr(
-                    "Identifiant du dépôt (masterIdentifier) : {master}\nIdentifiant DMP : {id}"
-                ).format(master=outcome.master_id, id=outcome.receipt.document_id)
+                self.tr("Référence du dépôt : {master}\nIdentifiant DMP : {id}").format(
+                    master=outcome.master_id, id=outcome.receipt.document_id
+                )
             )
         else:
             self.status_label.setStyleSheet(WARNING_STYLE)
@@ -707,9 +707,7 @@ class DepositDialog(QDialog):
                 )
             )
             self.receipt_label.setText(
-                self.tr("Identifiant du dépôt (masterIdentifier) : {master}").format(
-                    master=outcome.master_id
-                )
+                self.tr("Référence du dépôt : {master}").format(master=outcome.master_id)
             )
         self.receipt_label.show()
         self.deposited.emit(outcome)

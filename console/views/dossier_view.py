@@ -1121,7 +1121,10 @@ class DossierView(QWidget):
 
     def _add_page(self, page: DocumentPage, plan: OpeningPlan) -> None:
         if page.total is not None:
-            self._total = page.total + len(plan.known)
+            # Each search of the plan announces its own total; the later ones (the undated
+            # vaccination history) only add to the main one, so the announce is a lower
+            # bound that never goes down (it said 453 and the list ended at 457).
+            self._total = max(self._total or 0, page.total + len(plan.known))
         self._add_rows(make_rows(page.documents, is_new=plan.is_new))
 
     def _add_rows(self, rows: Sequence[DocumentRow]) -> None:
@@ -1161,7 +1164,9 @@ class DossierView(QWidget):
         else:
             text = self.tr("{count} documents").format(count=shown)
         if self._loading and self._total is not None and self._total > fetched:
-            text = self.tr("{text} (sur {total} annoncés)").format(text=text, total=self._total)
+            text = self.tr("{text} (au moins {total} annoncés)").format(
+                text=text, total=self._total
+            )
         self.count_label.setText(text)
         self._update_new_label()
         self._update_empty_state(shown, fetched)
@@ -1232,10 +1237,20 @@ class DossierView(QWidget):
         index = self.table.currentIndex()
         current = self.model.row_at(index.row()) if index.isValid() else None
         self.model.show(rows)
+        kept = None
         if current is not None:
-            row = self.model.position_of(current)
-            if row is not None:
-                self._select_row(row)
+            kept = self.model.position_of(current)
+            if kept is not None:
+                self._select_row(kept)
+        shown = self.preview.document_id
+        if (
+            shown
+            and not (kept is not None and current is not None and current.doc.id == shown)
+            and not any(row.doc.id == shown for row in rows)
+        ):
+            # A document the filter removed from the table leaves the preview too: the pane
+            # must never show what the list says is not there.
+            self.preview.clear()
         self._update_count()
 
     def _select_row(self, row: int) -> None:

@@ -63,6 +63,34 @@ class InstalledTranslations:
     translators: list[QTranslator] = field(default_factory=list)
 
 
+QT_FRENCH_GAPS: dict[tuple[str, str], str] = {
+    ("QFileDialog", "&Look in:"): "&Voir dans\u00a0:",
+    ("QFileDialog", "Files of &type:"): "&Fichiers de type\u00a0:",
+    ("QAbstractFileIconProvider", "Folder"): "Dossier",
+    ("QAbstractFileIconProvider", "File Folder"): "Dossier",
+    ("QAbstractFileIconProvider", "Drive"): "Lecteur",
+}
+"""Qt's own strings that qtbase_fr.qm (as shipped with PySide6) leaves in English: its
+entries were written before Qt added the accelerators ("Look in:" there, "&Look in:" in the
+code), so the file dialogs said "Look in:" and "Files of type:" in a French console."""
+
+
+class QtGapsTranslator(QTranslator):
+    """Translates :data:`QT_FRENCH_GAPS`; installed before qtbase so qtbase wins elsewhere."""
+
+    def translate(
+        self,
+        context: str,
+        source_text: str,
+        disambiguation: str | None = None,
+        n: int = -1,
+    ) -> str:
+        return QT_FRENCH_GAPS.get((context, source_text), "")
+
+    def isEmpty(self) -> bool:
+        return False
+
+
 def install_translations(app: QCoreApplication, language: str) -> InstalledTranslations:
     """Install the translators of `language` on `app` and set the French date locale.
 
@@ -83,6 +111,11 @@ def install_translations(app: QCoreApplication, language: str) -> InstalledTrans
         raise ValueError(f"unknown language {language!r} (expected one of {', '.join(LANGUAGES)})")
     QLocale.setDefault(QLocale(QLocale.Language.French, QLocale.Country.France))
     installed = InstalledTranslations(language)
+    if language == "fr":
+        # Searched after qtbase (translators are searched last installed first).
+        gaps = QtGapsTranslator(app)
+        app.installTranslator(gaps)
+        installed.translators.append(gaps)
     qt_dir = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
     qt_strings = QTranslator(app)
     if qt_strings.load(f"qtbase_{language}", qt_dir):

@@ -934,6 +934,12 @@ class MainWindow(QMainWindow):
         self.refresh_cards()
         self._update_state()
 
+    def card_reader_recovered(self, failures: int) -> None:
+        """The card monitor reads the readers again after `failures` failed polls."""
+        self._reader_failing = False
+        self.card_label.setToolTip("")
+        self._update_state()
+
     def card_reader_failed(self, error: Exception) -> None:
         """The card monitor cannot read the readers any more."""
         self._reader_failing = True

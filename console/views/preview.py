@@ -1223,7 +1223,15 @@ class PreviewPane(QWidget):
         view = QPdfView()
         view.setDocument(document)
         view.setPageMode(QPdfView.PageMode.MultiPage)
+        # Fit-to-width with an "as needed" vertical scrollbar can never settle when the page
+        # is just taller than the viewport at full width and just shorter once the scrollbar
+        # takes its width: the scrollbar then appears and disappears forever and the GUI
+        # thread spins at 100 % (seen maximized at 1600 px). Keeping it always shown gives
+        # the layout one width only.
+        view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        view.zoomModeChanged.connect(lambda mode: _horizontal_bar_for(view, mode))
         view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+        _horizontal_bar_for(view, view.zoomMode())
         search = QPdfSearchModel(self)
         search.setDocument(document)
         view.setSearchModel(search)
@@ -1339,6 +1347,18 @@ class PreviewPane(QWidget):
         self.print_button.setEnabled(self.can_print())
         self.actions_bar.setVisible(state not in (PreviewState.EMPTY, PreviewState.LOADING))
         self.stateChanged.emit(state.value)
+
+
+def _horizontal_bar_for(view: QPdfView, mode: QPdfView.ZoomMode) -> None:
+    """Fitted to the width there is nothing to scroll sideways, and an "as needed" horizontal
+    scrollbar could loop on the height as the vertical one did on the width."""
+    from PySide6.QtPdfWidgets import QPdfView
+
+    view.setHorizontalScrollBarPolicy(
+        Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        if mode == QPdfView.ZoomMode.FitToWidth
+        else Qt.ScrollBarPolicy.ScrollBarAsNeeded
+    )
 
 
 def monospace_font() -> QFont:

@@ -537,7 +537,7 @@
 <context>
     <name>BatchDepositView</name>
     <message>
-        <location filename="../../console/views/batch_deposit.py" line="+394"/>
+        <location filename="../../console/views/batch_deposit.py" line="+396"/>
         <source>Identification…</source>
         <translation>Identifying…</translation>
     </message>
@@ -786,7 +786,7 @@
 <context>
     <name>BatchTableModel</name>
     <message>
-        <location line="-709"/>
+        <location line="-711"/>
         <source>Fichier</source>
         <translation>File</translation>
     </message>
@@ -904,6 +904,11 @@
         <location line="+9"/>
         <source>nouvel essai à {time} (tentative {n})</source>
         <translation>retry at {time} (attempt {n})</translation>
+    </message>
+    <message>
+        <location line="+47"/>
+        <source>Référence du dépôt : {master}</source>
+        <translation>Deposit reference: {master}</translation>
     </message>
 </context>
 <context>
@@ -1135,14 +1140,14 @@
         <translation>Document already in the DMP (deposit already received): nothing was duplicated.</translation>
     </message>
     <message>
-        <location line="+5"/>
-        <source>Identifiant du dépôt (masterIdentifier) : {master}
+        <location line="+4"/>
+        <source>Référence du dépôt : {master}
 Identifiant DMP : {id}</source>
-        <translation>Deposit identifier (masterIdentifier): {master}
+        <translation>Deposit reference: {master}
 DMP identifier: {id}</translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="+7"/>
         <source>Il est conservé dans le cache chiffré et sera renvoyé automatiquement.</source>
         <translation>It is kept in the encrypted cache and will be sent again automatically.</translation>
     </message>
@@ -1163,11 +1168,11 @@ DMP identifier: {id}</translation>
     </message>
     <message>
         <location line="+4"/>
-        <source>Identifiant du dépôt (masterIdentifier) : {master}</source>
-        <translation>Deposit identifier (masterIdentifier): {master}</translation>
+        <source>Référence du dépôt : {master}</source>
+        <translation>Deposit reference: {master}</translation>
     </message>
     <message>
-        <location line="+13"/>
+        <location line="+11"/>
         <source>Accusé de dépôt</source>
         <translation>Deposit receipt</translation>
     </message>
@@ -1195,7 +1200,7 @@ DMP identifier: {id}</translation>
 <context>
     <name>DepositReceipt</name>
     <message>
-        <location line="-441"/>
+        <location line="-439"/>
         <source>Enregistrer l&apos;accusé de dépôt</source>
         <translation>Save the deposit receipt</translation>
     </message>
@@ -1719,7 +1724,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Incomplete list: {reason}</translation>
     </message>
     <message>
-        <location line="+59"/>
+        <location line="+62"/>
         <source>{shown} document sur {total}</source>
         <translation>{shown} document of {total}</translation>
     </message>
@@ -1745,11 +1750,11 @@ The document will no longer be listed for anyone. This action is final.</transla
     </message>
     <message>
         <location line="+2"/>
-        <source>{text} (sur {total} annoncés)</source>
-        <translation>{text} (of {total} announced)</translation>
+        <source>{text} (au moins {total} annoncés)</source>
+        <translation>{text} (at least {total} announced)</translation>
     </message>
     <message>
-        <location line="+10"/>
+        <location line="+12"/>
         <source>Le document de ce dossier ne correspond pas aux filtres.</source>
         <translation>The record&apos;s only document does not match the filters.</translation>
     </message>
@@ -2636,12 +2641,12 @@ The document will no longer be listed for anyone. This action is final.</transla
     <name>MainWindow</name>
     <message>
         <location filename="../../console/views/main_window.py" line="+263"/>
-        <location line="+731"/>
+        <location line="+737"/>
         <source>Console DMP</source>
         <translation>Console DMP</translation>
     </message>
     <message>
-        <location line="-705"/>
+        <location line="-711"/>
         <source>Serveur : %1</source>
         <translation>Server: %1</translation>
     </message>
@@ -2756,7 +2761,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>You must acknowledge the traceability notice to access the DMP.</translation>
     </message>
     <message>
-        <location line="+50"/>
+        <location line="+56"/>
         <source>e-CPS</source>
         <translation>e-CPS</translation>
     </message>
@@ -3299,7 +3304,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>/ {count}</translation>
     </message>
     <message>
-        <location line="+35"/>
+        <location line="+43"/>
         <source>Page précédente</source>
         <translation>Previous page</translation>
     </message>

@@ -125,6 +125,11 @@ def statuses(view: BatchDepositView) -> dict[str, ItemStatus]:
 
 
 @pytest.mark.qt_log_ignore(*QT_DIALOG_NOISE)
+def test_the_empty_screen_shows_no_count(view: BatchDepositView) -> None:
+    """The empty batch screen said "0 / 1" (issue 17)."""
+    assert view.progress.text() == ""
+
+
 def test_a_batch_from_a_folder_with_its_manifest(
     view: BatchDepositView,
     aloop: AsyncLoop,

@@ -170,6 +170,8 @@ def test_a_deposit_through_the_dialog(
     assert outcome is not None and outcome.status is ItemStatus.SENT
     assert dmp.stored == {outcome.master_id: outcome.receipt.document_id}  # type: ignore[union-attr]
     assert outcome.master_id in dialog.receipt_label.text()
+    assert "Référence du dépôt" in dialog.receipt_label.text()
+    assert "masterIdentifier" not in dialog.receipt_label.text()  # a FHIR name, not French
     assert "déposé" in dialog.status_label.text()
     assert dialog.save_button.isVisible() and not dialog.deposit_button.isVisible()
 

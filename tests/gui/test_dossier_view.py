@@ -424,7 +424,7 @@ def test_pages_appear_as_they_arrive(qtbot: QtBot, aloop: AsyncLoop) -> None:
     resets.clear()
     aloop.wait_until(lambda: view.model.rowCount() == 3)
     assert view.loading and view.loading_bar.isVisibleTo(view)
-    assert view.count_label.text() == "3 documents (sur 6 annoncés)"
+    assert view.count_label.text() == "3 documents (au moins 6 annoncés)"
     assert shown_ids(view.model) == ["doc-001", "doc-003", "doc-005"]  # most recent first
     assert view.table.currentIndex().row() == 0  # keyboard ready, nothing opened
     assert view.preview.state == PreviewState.EMPTY
@@ -530,6 +530,27 @@ def test_filter_keeps_matching_rows_and_counts_them(view: DossierView, aloop: As
     assert view.count_label.text() == "1 document sur 6"
     assert view.filter_bar.filter() == DocumentFilter("document 3")  # the bar follows
     assert view.filter_bar.chip_texts() == ["Texte : « document 3 »"]
+
+
+def test_a_document_the_filter_removes_leaves_the_preview(
+    view: DossierView, aloop: AsyncLoop, qtbot: QtBot
+) -> None:
+    """The preview kept showing a document the active filter had removed (issue 17)."""
+    load(view, aloop)
+    view.set_filter(DocumentFilter("document 3"))
+    view.table.setFocus()
+    view.table.setCurrentIndex(view.model.index(0, 0))
+    qtbot.keyClick(view.table, Qt.Key.Key_Return)
+    aloop.wait_until(lambda: view.preview.state == PreviewState.TEXT)
+    assert view.preview.document_id == "doc-003"
+    view.set_filter(DocumentFilter("document 3"))  # the same filter again: it stays
+    assert view.preview.document_id == "doc-003"
+    view.set_filter(DocumentFilter("document 2"))
+    assert shown_ids(view.model) == ["doc-002"]
+    assert view.preview.state == PreviewState.EMPTY
+    assert view.preview.document_id == ""
+    view.set_filter(DocumentFilter())  # back in the list: shown again only when opened
+    assert view.preview.state == PreviewState.EMPTY
 
 
 # -- later openings: new since the last visit ------------------------------------------------------

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QDate, QLocale
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QCoreApplication, QDate, QLocale
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel
 from pytestqt.qtbot import QtBot
 
 from console.app import build_parser, settings_from_args
@@ -116,6 +116,25 @@ def test_dates_are_french(qapp: QApplication) -> None:
         assert locale.toString(QDate(2024, 3, 5), QLocale.FormatType.ShortFormat) == "05/03/2024"
     finally:
         uninstall_translations(qapp, installed)
+
+
+def test_qt_file_dialogs_are_in_french(qapp: QApplication, qtbot: QtBot) -> None:
+    """Qt's own file dialog said "Look in:" and "Files of type:" (issue 17): qtbase_fr.qm
+    misses the strings Qt now writes with an accelerator."""
+    installed = install_translations(qapp, "fr")
+    try:
+        dialog = QFileDialog()
+        qtbot.addWidget(dialog)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        labels = [label.text() for label in dialog.findChildren(QLabel)]
+        assert "&Voir dans\u00a0:" in labels
+        assert "&Fichiers de type\u00a0:" in labels
+        assert "&Nom de fichier\u00a0:" in labels  # what qtbase_fr.qm itself translates
+        assert not [text for text in labels if "Look in" in text or "Files of" in text]
+        assert QCoreApplication.translate("QAbstractFileIconProvider", "Folder") == "Dossier"
+    finally:
+        uninstall_translations(qapp, installed)
+    assert QCoreApplication.translate("QFileDialog", "&Look in:") == "&Look in:"
 
 
 def test_unknown_language_is_refused(qapp: QApplication) -> None:

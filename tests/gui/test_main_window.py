@@ -36,7 +36,7 @@ from console.app import ConsoleApp, choose_pkcs11_module, settings_from_args
 from console.config import Settings, default_pkcs11_module
 from console.domain.card import CardIdentity
 from console.domain.dossier import AccessGrant, DocumentPage, PatientRecord
-from console.domain.errors import ConsoleError
+from console.domain.errors import CardMiddlewareError, ConsoleError
 from console.domain.ins import INS, nir_key
 from console.domain.models import AccessMode, DocumentMeta
 from console.domain.session import LockReason, SessionState
@@ -273,6 +273,19 @@ def test_window_starts_on_the_login_page(harness: Harness, aloop: AsyncLoop) -> 
     assert window.server_label.text() == "Serveur : 127.0.0.1:8470"
     assert not window.search_action.isEnabled()
     assert not window.lock_action.isEnabled()
+
+
+def test_the_reader_status_comes_back_when_polling_works_again(
+    harness: Harness, aloop: AsyncLoop
+) -> None:
+    """A poll that timed out once (the GUI thread was frozen) left 'Lecteur de cartes
+    indisponible' on screen for good although the reader was fine (issue 17)."""
+    window = harness.window
+    aloop.wait_until(lambda: window.card_label.text() == "Carte présente")
+    harness.reader.fail_next(CardMiddlewareError("lent"), operation="tokens", times=1)
+    aloop.wait_until(lambda: window.card_label.text() == "Lecteur de cartes indisponible")
+    aloop.wait_until(lambda: window.card_label.text() == "Carte présente")
+    assert window.card_label.toolTip() == ""
 
 
 def test_first_login_shows_the_notice_then_the_search(

@@ -281,6 +281,19 @@ def test_no_consent_asks_the_patient_consent_then_retries_with_the_method(
     assert widget.active_dialog is None
 
 
+def test_enter_in_the_consent_dialog_is_the_safe_answer(qtbot: QtBot) -> None:
+    """The default button was "Oui, le patient consent": a reflex Enter recorded a consent
+    (issue 17)."""
+    dialog = ConsentDialog(PATIENT)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.no_button.isDefault() and not dialog.yes_button.isDefault()
+    with qtbot.waitSignal(dialog.rejected, timeout=2000):
+        qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Return)
+    assert dialog.result() == ConsentDialog.DialogCode.Rejected
+
+
 def test_consent_refused_opens_nothing(
     qtbot: QtBot, widget: PatientSearchWidget, service: FakeSearchService, aloop: AsyncLoop
 ) -> None:

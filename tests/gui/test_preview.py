@@ -18,12 +18,12 @@ from typing import Any, cast
 
 import pypdf
 import pytest
-from PySide6.QtCore import QBuffer, QEvent, QIODevice, Qt, QTimer
+from PySide6.QtCore import QBuffer, QEvent, QIODevice, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QTextCursor, QTextList, QTextTable
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtPrintSupport import QPrinter
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMainWindow, QStyle
 from pytestqt.qtbot import QtBot
 from reportlab.pdfgen.canvas import Canvas
 
@@ -264,6 +264,61 @@ def test_pdf_is_shown_with_pages_and_zoom(pane: PreviewPane, aloop: AsyncLoop) -
     assert view.zoomMode() == QPdfView.ZoomMode.FitInView
     pane.fit_width()
     assert view.zoomMode() == QPdfView.ZoomMode.FitToWidth
+
+
+class _ScrollbarLoopBreaker(QObject):
+    """Counts the times a view's vertical scrollbar is shown or hidden and, past a bound,
+    breaks the loop itself (always shown) so that a test of a frozen view fails instead of
+    hanging: processEvents() never returns while the loop runs."""
+
+    BOUND = 50
+
+    def __init__(self, view: QPdfView) -> None:
+        super().__init__()
+        self.toggles = 0
+        self._view = view
+        view.verticalScrollBar().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+            self.toggles += 1
+            if self.toggles == self.BOUND:
+                self._view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        return False
+
+
+def test_a_pdf_in_a_maximized_window_lets_the_event_loop_go_idle(
+    qtbot: QtBot, service: FakeRetrieveService, aloop: AsyncLoop
+) -> None:
+    """Fit-to-width with a page just taller than the viewport at full width and just shorter
+    once the vertical scrollbar takes its width: the scrollbar appeared and disappeared in a
+    loop and the maximized console froze (issue 17). The page is cut to that very height."""
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    pane = PreviewPane(service)
+    window.setCentralWidget(pane)
+    window.showMaximized()
+    qtbot.waitExposed(window)
+    show(pane, aloop, make_pdf(pages=1), "application/pdf")
+    view = pane.pdf_view
+    assert view is not None and window.isMaximized()
+    frame = 2 * view.frameWidth()
+    bar = view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, view)
+    margins = view.documentMargins()
+    width = view.width() - frame - margins.left() - margins.right()
+    height = view.height() - frame - margins.top() - margins.bottom()
+    assert width > 2 * bar and height > 2 * bar
+    # Taller than the viewport at `width`, shorter at `width - bar`.
+    ratio = height / (width - bar / 2)
+    breaker = _ScrollbarLoopBreaker(view)
+    show(pane, aloop, make_pdf(pages=1, pagesize=(500, 500 * ratio)), "application/pdf")
+    assert pane.state == PreviewState.PDF
+    for _ in range(200):
+        QApplication.processEvents()
+    view.verticalScrollBar().removeEventFilter(breaker)
+    assert breaker.toggles <= 2  # it settles: shown once (or not at all), never in a loop
+    assert view.zoomMode() == QPdfView.ZoomMode.FitToWidth
+    assert view.viewport().width() == view.width() - frame - bar  # its room is kept for it
 
 
 @pytest.mark.parametrize(

@@ -433,8 +433,11 @@ async def test_bad_files_are_reported_one_by_one_and_the_rest_is_deposited_once(
     # the receipt lists every file: identifiers, statuses, the reason of each refusal
     target = tmp_path / "accuse.pdf"
     await write_receipt(batch.receipt(), target)
+    assert target.stat().st_mode & 0o777 == 0o600  # patient data: owner only (was 0644)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(target.read_bytes())).pages)
     flat = "".join(text.split())
+    assert "Référencedudépôt" in flat and "masterIdentifier" not in flat  # French, not FHIR
     for item in batch.items:
         assert "".join(item.file_name.split()) in flat
         if item.status is ItemStatus.SENT:

@@ -34,6 +34,7 @@ def _card(slot_id: int = 1, family: str = "MARTIN") -> FakeToken:
 class Events:
     log: list[tuple[str, str]] = field(default_factory=list)
     errors: list[Exception] = field(default_factory=list)
+    recoveries: list[int] = field(default_factory=list)
 
     def inserted(self, token: TokenInfo) -> None:
         self.log.append(("inserted", token.label))
@@ -46,6 +47,9 @@ class Events:
 
     def error(self, exc: Exception) -> None:
         self.errors.append(exc)
+
+    def recovered(self, failures: int) -> None:
+        self.recoveries.append(failures)
 
 
 async def _until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
@@ -76,6 +80,7 @@ def _monitor(
         on_removed=events.removed,
         on_changed=events.changed,
         on_error=events.error,
+        on_recovered=events.recovered,
         forget_after_failures=forget_after_failures,
         poll_timeout_s=poll_timeout_s,
     )
@@ -239,6 +244,26 @@ async def test_a_hanging_reader_counts_as_a_failure() -> None:
     assert monitor.failing
     assert len(events.errors) == 1
     assert isinstance(events.errors[0], TimeoutError)
+
+
+@pytest.mark.asyncio
+async def test_a_poll_that_works_again_after_a_timeout_is_reported() -> None:
+    """One timed-out poll (the GUI thread was busy) reports no removal, so the recovery
+    itself must be reported, or 'Lecteur de cartes indisponible' stays on (issue 17)."""
+    card = _card()
+    reader = FakeCardReader([card])
+    events = Events()
+    monitor = _monitor(reader, events)
+    await monitor.poll_once()
+    await monitor.poll_once()
+    assert events.recoveries == []  # nothing failed: nothing to recover from
+    reader.fail_next(CardMiddlewareError("lent"), operation="tokens", times=2)
+    await monitor.poll_once()
+    await monitor.poll_once()
+    assert events.recoveries == []
+    await monitor.poll_once()
+    assert events.recoveries == [2]
+    assert events.log == [("inserted", card.label)]
 
 
 @pytest.mark.asyncio
