@@ -111,6 +111,7 @@ where SHA-512 has none. Measured by ``python -m bench cache``."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _META_LAST_PURGE = "last_purge"
+_META_BATCH_PLAN = "batch_plan:"
 
 
 def utc_now() -> datetime:
@@ -974,6 +975,27 @@ class CacheStore:
         if self._depth:
             return
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- batch plans -----------------------------------------------------------------------------
+
+    def set_batch_plan(self, batch_id: str, plan: str) -> None:
+        """Keep what a batch is about to queue (JSON), committed before its first group: a
+        kill while the batch is queued leaves the plan, and the next start says which files
+        were never queued."""
+        with self.transaction():
+            self._set_meta(_META_BATCH_PLAN + batch_id, plan)
+
+    def drop_batch_plan(self, batch_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key = ?", (_META_BATCH_PLAN + batch_id,))
+
+    def batch_plans(self) -> dict[str, str]:
+        """The plans of the batches whose queuing did not finish: batch id -> JSON."""
+        rows = self.conn.execute(
+            "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key",
+            (_META_BATCH_PLAN, _META_BATCH_PLAN[:-1] + chr(ord(_META_BATCH_PLAN[-1]) + 1)),
+        ).fetchall()
+        return {str(k)[len(_META_BATCH_PLAN) :]: str(v) for k, v in rows}
 
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
