@@ -537,7 +537,7 @@
 <context>
     <name>BatchDepositView</name>
     <message>
-        <location filename="../../console/views/batch_deposit.py" line="+394"/>
+        <location filename="../../console/views/batch_deposit.py" line="+403"/>
         <source>Identification…</source>
         <translation>Identifying…</translation>
     </message>
@@ -557,7 +557,7 @@
         <translation>Resume sending</translation>
     </message>
     <message>
-        <location line="+9"/>
+        <location line="+26"/>
         <source>Déposez ici des documents, un dossier ou un manifeste CSV.</source>
         <translation>Drop documents, a folder or a CSV manifest here.</translation>
     </message>
@@ -582,18 +582,18 @@
         <translation>Remove the selection</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+10"/>
         <source>Vérifier le lot</source>
         <translation>Check the batch</translation>
     </message>
     <message>
         <location line="+2"/>
-        <location line="+267"/>
+        <location line="+346"/>
         <source>Déposer le lot</source>
         <translation>Deposit the batch</translation>
     </message>
     <message>
-        <location line="-265"/>
+        <location line="-344"/>
         <source>Pause</source>
         <translation>Pause</translation>
     </message>
@@ -623,7 +623,7 @@
         <translation>On behalf of:</translation>
     </message>
     <message>
-        <location line="+64"/>
+        <location line="+69"/>
         <source>Identité du déposant inconnue : {reason}</source>
         <translation>Depositor&apos;s identity unknown: {reason}</translation>
     </message>
@@ -648,17 +648,58 @@
         <translation>{n} deposit(s) from a previous session were not confirmed by the DMP. They will be sent again with the same identifier: the DMP will keep only one copy.</translation>
     </message>
     <message>
-        <location line="+39"/>
+        <location line="+113"/>
         <source>Les documents seront déposés pour le compte de {doctor}.</source>
         <translation>The documents will be deposited on behalf of {doctor}.</translation>
     </message>
     <message>
-        <location line="+31"/>
+        <location line="-59"/>
+        <location line="+90"/>
         <source>{n} fichier(s) ajouté(s) : vérifiez le lot.</source>
         <translation>{n} file(s) added: check the batch.</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="-342"/>
+        <source>Les ajouter à nouveau</source>
+        <translation>Add them again</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Ne pas les ajouter</source>
+        <translation>Do not add them</translation>
+    </message>
+    <message>
+        <location line="+69"/>
+        <source>Déposer quand même</source>
+        <translation>Deposit anyway</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Les lignes choisies, signalées comme déjà déposées, sont de vraies nouvelles versions : elles seront déposées.</source>
+        <translation>The selected rows, flagged as already deposited, are real new versions: they will be deposited.</translation>
+    </message>
+    <message>
+        <location line="+140"/>
+        <source> et {n} autre(s)</source>
+        <translation> and {n} other(s)</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>La console s&apos;est arrêtée pendant la mise en file du lot du {date} à {time} : {n} fichier(s) n&apos;ont jamais été mis en file ni envoyés : {names}.</source>
+        <translation>The console stopped while the batch of {date} at {time} was being queued: {n} file(s) were never queued nor sent: {names}.</translation>
+    </message>
+    <message>
+        <location line="+23"/>
+        <source>{n} fichier(s) ajouté(s) ; {gone} introuvable(s) sur le disque : {names}.</source>
+        <translation>{n} file(s) added; {gone} not found on disk: {names}.</translation>
+    </message>
+    <message>
+        <location line="+30"/>
+        <source>Choisissez les lignes signalées comme déjà déposées.</source>
+        <translation>Choose the rows flagged as already deposited.</translation>
+    </message>
+    <message>
+        <location line="+73"/>
         <source>Choisir un dossier de documents</source>
         <translation>Choose a folder of documents</translation>
     </message>
@@ -786,7 +827,7 @@
 <context>
     <name>BatchTableModel</name>
     <message>
-        <location line="-709"/>
+        <location line="-813"/>
         <source>Fichier</source>
         <translation>File</translation>
     </message>
