@@ -142,6 +142,10 @@ BATCH_WIDE_REASONS = frozenset(
 INTERRUPTED = "Envoi interrompu avant la réponse du serveur : il sera renvoyé."
 SINGLE_ATTEMPTS = 3
 """Attempts of a single deposit while its dialog waits; then it stays queued."""
+ABORTED_MESSAGE = (
+    "Envoi interrompu par l'annulation, sans réponse certaine du DMP : le document reste en "
+    "file et sera renvoyé à la reprise (le DMP n'en gardera qu'un exemplaire)."
+)
 ENQUEUE_GROUP = 50
 """Documents queued per outbox transaction when a batch starts."""
 PROGRESS_INTERVAL_S = 0.1
@@ -757,7 +761,8 @@ class DepositPump:
         self._request_stop(PumpStop.PAUSED)
 
     def cancel(self) -> None:
-        """As :meth:`pause`; the caller then drops what was never sent."""
+        """Stop claiming and abort the requests in flight (they stay queued: sent again at
+        the next resume, same masterIdentifier); the caller then drops what was never sent."""
         self._request_stop(PumpStop.CANCELLED)
 
     def _request_stop(self, reason: PumpStop, message: str = "") -> None:
@@ -797,6 +802,7 @@ class DepositPump:
         emit: EventListener = on_event or (lambda _e: None)
         ready: deque[tuple[QueueEntry, bytes]] = deque()
         active: set[asyncio.Task[Settlement]] = set()
+        sending: dict[asyncio.Task[Settlement], QueueEntry] = {}
         done: list[Settlement] = []
         settling: asyncio.Task[tuple[list[tuple[QueueEntry, bytes]], datetime | None]] | None
         settling = None
@@ -813,7 +819,9 @@ class DepositPump:
                 while self._stop is None and ready and len(active) < limit:
                     entry, payload = ready.popleft()
                     emit(_event(entry, ItemStatus.SENDING))
-                    active.add(asyncio.create_task(self._send(auth, entry, payload)))
+                    task = asyncio.create_task(self._send(auth, entry, payload))
+                    active.add(task)
+                    sending[task] = entry
                 if settling is None:
                     wanted = 0 if self._stop is not None else 2 * limit - len(active) - len(ready)
                     wanted = max(0, wanted)
@@ -853,13 +861,37 @@ class DepositPump:
                 for request in finished:
                     if request in active:
                         active.discard(request)
+                        sending.pop(request, None)
                         done.append(request.result())
         finally:
             if waiter is not None and not waiter.done():
                 waiter.cancel()
                 await asyncio.gather(waiter, return_exceptions=True)
-            # Never abandon a request in flight: wait for its answer and record it; give
-            # back what was claimed and never sent.
+            # A pause lets the requests in flight finish and records their answers; a cancel
+            # (or the task's own cancellation) aborts them: each may or may not have reached
+            # the DMP, so it stays queued and is sent again at the next resume, same bytes and
+            # masterIdentifier (the DMP keeps one copy). What was claimed and never sent is
+            # given back.
+            this = asyncio.current_task()
+            cancelled = this is not None and this.cancelling() > 0
+            if active and (self._stop is PumpStop.CANCELLED or cancelled):
+                inflight = list(active)
+                for request in inflight:
+                    request.cancel()
+                aborted = await asyncio.gather(*inflight, return_exceptions=True)
+                for request, outcome in zip(inflight, aborted, strict=True):
+                    if isinstance(outcome, Settlement):
+                        done.append(outcome)
+                    else:
+                        done.append(
+                            Settlement(
+                                sending[request],
+                                Outcome.RETRY,
+                                message=ABORTED_MESSAGE,
+                                retry_at=self._clock(),
+                            )
+                        )
+                active.clear()
             if settling is not None:
                 try:
                     claimed, _ = await settling
@@ -1886,7 +1918,7 @@ class BatchDepositService:
             self._pump.pause()
 
     def cancel(self) -> None:
-        """Stop: requests in flight finish; what was never sent is dropped from the queue;
+        """Stop: requests in flight are aborted; what was never sent is dropped from the queue;
         what may have reached the server stays queued (sent again at the next resume)."""
         if self._pump is not None and self._pump.running:
             self._pump.cancel()

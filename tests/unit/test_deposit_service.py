@@ -436,7 +436,12 @@ async def test_cancel_drops_what_was_never_sent_and_keeps_what_may_have_arrived(
     cancelled = [m for m, s in statuses.items() if s is ItemStatus.CANCELLED]
     assert cancelled and not set(cancelled) & set(dmp.requests)
     remaining = await batch.queue().entries()
-    assert {e.master_id for e in remaining if e.state.value == "pending"} == {first_master}
+    pending = {e.master_id for e in remaining if e.state.value == "pending"}
+    # the cancel aborted the requests in flight: attempted without a certain answer, they
+    # stay queued (uncertain) beside the one that never got an answer
+    assert first_master in pending
+    assert all(statuses[m] is ItemStatus.UNCERTAIN and m in dmp.requests for m in pending)
+    assert len(dmp.stored) + len(cancelled) + len(pending) == 12
 
 
 @pytest.mark.asyncio
@@ -645,3 +650,28 @@ async def test_a_batch_killed_after_its_last_group_leaves_nothing_to_name(
     await second.depositor(login)
     await second.restore()
     assert second.unqueued == [] and await queue.plans() == {}
+
+
+@pytest.mark.asyncio
+async def test_cancel_aborts_the_requests_in_flight_and_keeps_them_queued(tmp_path: Path) -> None:
+    dmp = FakeDmp(SECRETARY, latency=3600)  # a DMP that never answers
+    batch = batch_service(dmp, concurrency=1)
+    paths = write_batch(tmp_path, 3)
+    login = login_of(SECRETARY)
+    await batch.depositor(login)
+    await batch.add_paths(paths)
+    batch.set_doctor(Doctor("899700000094"))
+    await batch.validate()
+    running = asyncio.ensure_future(batch.start(login))
+    while not dmp.in_flight:
+        await asyncio.sleep(0.01)
+    batch.cancel()
+    # bounded only so that a regression fails instead of hanging the suite
+    result = await asyncio.wait_for(running, timeout=30)
+    assert result.stop is PumpStop.CANCELLED and dmp.stored == {}
+    (attempted,) = [i for i in batch.items if i.status is ItemStatus.UNCERTAIN]
+    assert attempted.master_id in dmp.requests
+    assert [i.status for i in batch.items].count(ItemStatus.CANCELLED) == 2
+    (entry,) = await batch.queue().entries()
+    assert entry.master_id == attempted.master_id and entry.state.value == "pending"
+    assert "sans réponse certaine" in (entry.last_error or "")
