@@ -41,6 +41,17 @@ HARNESS_CHILD = (
         "url, sandbox_dir, cache_dir, mode, folder, doctor = sys.argv[1:7]",
         "import console.services.deposit as _deposit\n"
         "_deposit.ENQUEUE_GROUP = int(os.environ.get('ENQUEUE_GROUP', '50'))\n"
+        "_groups = int(os.environ.get('KILL_AFTER_GROUPS', '0'))\n"
+        "_enqueue = _deposit.CacheDepositQueue.enqueue\n"
+        "async def _killing_enqueue(self, deposits):\n"
+        "    global _groups\n"
+        "    out = await _enqueue(self, deposits)\n"
+        "    _groups -= 1\n"
+        "    if _groups == 0:\n"
+        "        print('KILLING queuing', flush=True)\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return out\n"
+        "_deposit.CacheDepositQueue.enqueue = _killing_enqueue\n"
         "url, sandbox_dir, cache_dir, mode, folder, doctor = sys.argv[1:7]",
     )
     # As the batch screen does: what an earlier run left first (restore), then a new batch.
@@ -130,7 +141,18 @@ def test_random_kills_lose_nothing_and_duplicate_nothing(
     kills: list[str] = []
     runs = 0
     try:
-        for _ in range(KILLS):
+        # the first run kills itself between two queue groups (a kill while queuing, the
+        # audit's worst case); the others are killed from outside at random times
+        groups = rng.randint(1, FILES // 3 - 1)
+        first = _child(HARNESS_CHILD, args, {**env, "KILL_AFTER_GROUPS": str(groups)})
+        runs += 1
+        first.finish(timeout=120)
+        assert first.words("KILLING"), first.output()
+        # killed right after the commit of group `groups`, before it was reported
+        assert len(first.words("QUEUED")) == 3 * (groups - 1)
+        kills.append("queuing")
+        first.close()
+        for _ in range(KILLS - 1):
             child = _child(HARNESS_CHILD, args, env)
             runs += 1
             # the child takes ~1.5 s to import and log in with the card: kills fall from
