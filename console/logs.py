@@ -13,7 +13,8 @@ the functions it runs (identifiers, titles, whole bundles), uvicorn logs request
   ``system|value`` identifier or a query string in every line that gets through.
 
 The filter is a second line, not the first: a name or a title cannot be recognised in free
-text, which is why the console's own messages never contain one (see ``docs/logging.md``).
+text, which is why the console's own messages never contain one (tested by
+``tests/integration/test_no_patient_data.py``).
 """
 
 from __future__ import annotations
