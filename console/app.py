@@ -59,6 +59,7 @@ from console.domain.localtime import (
     set_display_zone,
     zone_named,
 )
+from console.logs import configure_logging
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QObject
@@ -157,7 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
             "shown anyway when the server is the sandbox"
         ),
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more (no patient data)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log more, -vv for the console's debug lines (never patient data)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -1114,10 +1121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return journal_cli.main(raw[1:])
     parser = build_parser()
     args = parser.parse_args(raw)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     try:
         settings = settings_from_args(args)
     except ValueError as exc:

@@ -14,9 +14,11 @@ read only (``PRAGMA query_only``: nothing is purged, recovered or migrated) and 
 checked against its anchor.
 
 It prints ``Journal intègre ...`` and exits 0, or names the first altered, removed,
-reordered or inserted entry (or a truncated end) and exits 1. Any other problem (no card, wrong
-PIN, no cache, another card's cache, unreadable file, bad arguments) exits 2 with a message on
-stderr.
+reordered or inserted entry (or a truncated end, or a cache file older than the journal's seal
+kept beside it: a rollback) and exits 1. A cache file that cannot be read to the end (a damaged
+page: "database disk image is malformed") exits 3 with a message saying so: the journal could
+not be checked, which is neither "intact" nor "altered". Any other problem (no card, wrong PIN,
+no cache, another card's cache, bad arguments) exits 2 with a message on stderr.
 
 ``--pin-stdin`` reads the PIN from the first line of standard input instead of the terminal:
 for scripts and tests only (a PIN in a pipe may end up in a shell history or a file).
@@ -38,7 +40,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, TextIO
 
-from console.cache.journal import JournalStore
+from console.cache.journal import META_SEALED, SEAL_KEY_LABEL, JournalSeal, JournalStore
 from console.cache.keys import (
     BINDING_CARD,
     BINDING_KEYRING,
@@ -59,11 +61,26 @@ from console.domain.card import PinState, TokenInfo
 from console.domain.errors import CacheCorruptError, ConsoleError
 from console.domain.journal import VerifyResult
 
-__all__ = ["EXIT_ALTERED", "EXIT_ERROR", "EXIT_OK", "build_parser", "main", "verify_file"]
+__all__ = [
+    "EXIT_ALTERED",
+    "EXIT_DAMAGED",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "JournalDamagedError",
+    "build_parser",
+    "main",
+    "verify_file",
+]
 
 EXIT_OK = 0
 EXIT_ALTERED = 1
 EXIT_ERROR = 2
+EXIT_DAMAGED = 3
+
+
+class JournalDamagedError(CacheCorruptError):
+    """The cache file is damaged: the journal cannot be read to the end (exit 3)."""
+
 
 PinReader = Callable[[str], str]
 
@@ -139,10 +156,12 @@ class _ReadOnlyStore:
 
 
 def verify_file(paths: CachePaths, keys: CacheKeys) -> VerifyResult:
-    """Verify the journal of the cache at `paths` opened with `keys`, reading only.
+    """Verify the journal of the cache at `paths` opened with `keys`, reading only, and
+    against the journal's seal kept beside it (a rolled-back cache file).
 
     Raises:
         CacheCorruptError: the file cannot be decrypted with these keys, or has no journal.
+        JournalDamagedError: the file is damaged (a page cannot be read).
     """
     import sqlcipher3
 
@@ -165,7 +184,20 @@ def verify_file(paths: CachePaths, keys: CacheKeys) -> VerifyResult:
             ) from None
         if not {"journal", "journal_head"} <= tables:
             raise CacheCorruptError("Ce cache n'a pas de journal.")
-        return JournalStore(_ReadOnlyStore(conn)).verify()
+        try:
+            sealed_before = (
+                "meta" in tables
+                and conn.execute("SELECT value FROM meta WHERE key = ?", (META_SEALED,)).fetchone()
+                is not None
+            )
+            seal = JournalSeal(paths.seal, keys.mac(SEAL_KEY_LABEL), paths.db.stem).read()
+            return JournalStore(_ReadOnlyStore(conn)).verify(seal, sealed_before=sealed_before)
+        except sqlcipher3.DatabaseError as exc:
+            raise JournalDamagedError(
+                "Le fichier du cache est endommagé : le journal n'a pas pu être lu jusqu'au bout "
+                f"({type(exc).__name__}). Son intégrité ne peut pas être établie ; gardez une "
+                "copie du fichier et signalez-le."
+            ) from None
     finally:
         conn.close()
 
@@ -312,11 +344,21 @@ def main(
         return int(exc.code) if isinstance(exc.code, int) else EXIT_ERROR
     try:
         return _run(args, out, stdin or sys.stdin, ask_pin)
+    except JournalDamagedError as exc:
+        print(f"staff-console journal : {exc}", file=err)
+        return EXIT_DAMAGED
     except (CliError, ConsoleError) as exc:
         print(f"staff-console journal : {exc}", file=err)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("staff-console journal : interrompu.", file=err)
+        return EXIT_ERROR
+    except Exception as exc:  # never a bare traceback, never the "altered" code
+        print(
+            f"staff-console journal : erreur inattendue ({type(exc).__name__}) : la vérification "
+            "n'a pas pu aller au bout.",
+            file=err,
+        )
         return EXIT_ERROR
 
 

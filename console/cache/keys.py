@@ -143,8 +143,13 @@ class CachePaths:
     def shm(self) -> Path:
         return self.db.with_name(self.db.name + "-shm")
 
+    @property
+    def seal(self) -> Path:
+        """The journal's sealed head, outside the database (see ``console.cache.journal``)."""
+        return self.db.with_name(self.db.stem + ".journal-seal.json")
+
     def all(self) -> tuple[Path, ...]:
-        return (self.db, self.wal, self.shm, self.header)
+        return (self.db, self.wal, self.shm, self.header, self.seal)
 
 
 def cache_paths(directory: Path, id_nat: str) -> CachePaths:

@@ -51,7 +51,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from console.cache.journal import JournalStore
+from console.cache.journal import (
+    META_SEALED,
+    SEAL_KEY_LABEL,
+    JournalSeal,
+    JournalStore,
+    SealState,
+)
 from console.cache.keys import CacheKeys, CachePaths
 from console.cache.outbox import Outbox
 from console.cache.schema import CURRENT_VERSION, migrate
@@ -59,7 +65,12 @@ from console.cache.spool import SealedRecord, Spool, new_key_pair, public_key_of
 from console.domain.dossier import PatientRecord
 from console.domain.emergency import AttestationRecord, EndReason
 from console.domain.ins import INS
-from console.domain.journal import DetailValue
+from console.domain.journal import (
+    DetailValue,
+    JournalHead,
+    VerifyResult,
+    check_seal,
+)
 from console.domain.models import AccessMode, DocStatus, DocumentMeta, Visibility
 from console.domain.retention import (
     CacheClosedError,
@@ -111,6 +122,7 @@ where SHA-512 has none. Measured by ``python -m bench cache``."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _META_LAST_PURGE = "last_purge"
+_META_BATCH_PLAN = "batch_plan:"
 
 
 def utc_now() -> datetime:
@@ -311,6 +323,11 @@ class CacheStore:
         self.paths = paths
         self.outbox = Outbox(self)
         self.journal = JournalStore(self)
+        self._seal: JournalSeal | None = None
+        self._sealed: JournalHead | None = None
+        self.seal_problem: VerifyResult | None = None
+        """Set at open when the journal's seal says the cache was rolled back (or the seal
+        was tampered with): the seal is then never rewritten (the evidence stays)."""
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -363,6 +380,7 @@ class CacheStore:
             conn.close()
             raise
         store = cls(conn, paths, clock)
+        store._start_seal(JournalSeal(paths.seal, keys.mac(SEAL_KEY_LABEL), paths.db.stem))
         recovered = store.outbox.recover()
         if recovered:
             _log.info("outbox: %d item(s) sent but not acknowledged will be re-sent", recovered)
@@ -396,6 +414,50 @@ class CacheStore:
     def now_us(self) -> int:
         return _to_us(self._clock())
 
+    # -- the journal's seal --------------------------------------------------------------------
+
+    def _start_seal(self, seal: JournalSeal) -> None:
+        """Check the seal against the database's head (cheap: one row), then keep it up to
+        date, unless it shows a rollback (see ``console.cache.journal``)."""
+        state = seal.read()
+        sealed_before = self._meta(META_SEALED) == "1"
+        head = self.journal.head()
+        result = VerifyResult(True, 0, head)
+        records = []
+        if state.head is not None and 0 < state.head.seq <= head.seq:
+            records = self.journal.records_at(state.head.seq)
+        problem = check_seal(
+            result, records, state.head, seal_valid=state.valid, sealed_before=sealed_before
+        )
+        if not problem.ok:
+            self.seal_problem = problem
+            kind = problem.problem.value if problem.problem is not None else "?"
+            _log.warning("journal seal: %s; the seal is kept as it is", kind)
+            return
+        self._seal, self._sealed = seal, state.head
+        if not sealed_before:
+            with self.transaction():
+                self._set_meta(META_SEALED, "1")
+        self._reseal()
+
+    def seal_state(self) -> SealState | None:
+        """What the seal file says now (None when no seal is kept: see ``seal_problem``)."""
+        return None if self._seal is None else self._seal.read()
+
+    def _reseal(self) -> None:
+        seal = self._seal
+        if seal is None or self._conn is None:
+            return
+        head = self.journal.head()
+        if head == self._sealed:
+            return
+        try:
+            seal.write(head)
+        except OSError as exc:  # the entries are committed; the seal lags (allowed)
+            _log.warning("journal seal not written: %s", type(exc).__name__)
+            return
+        self._sealed = head
+
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """One ``BEGIN IMMEDIATE`` ... ``COMMIT``; nested blocks join the outer transaction."""
@@ -418,6 +480,8 @@ class CacheStore:
             if conn.in_transaction:  # SQLite may already have rolled back by itself
                 conn.execute("ROLLBACK")
             raise
+        if self._seal is not None:
+            self._reseal()  # after the commit: the seal may lag, never lead
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check`` ("ok" when whole)."""
@@ -974,6 +1038,27 @@ class CacheStore:
         if self._depth:
             return
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- batch plans -----------------------------------------------------------------------------
+
+    def set_batch_plan(self, batch_id: str, plan: str) -> None:
+        """Keep what a batch is about to queue (JSON), committed before its first group: a
+        kill while the batch is queued leaves the plan, and the next start says which files
+        were never queued."""
+        with self.transaction():
+            self._set_meta(_META_BATCH_PLAN + batch_id, plan)
+
+    def drop_batch_plan(self, batch_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key = ?", (_META_BATCH_PLAN + batch_id,))
+
+    def batch_plans(self) -> dict[str, str]:
+        """The plans of the batches whose queuing did not finish: batch id -> JSON."""
+        rows = self.conn.execute(
+            "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key",
+            (_META_BATCH_PLAN, _META_BATCH_PLAN[:-1] + chr(ord(_META_BATCH_PLAN[-1]) + 1)),
+        ).fetchall()
+        return {str(k)[len(_META_BATCH_PLAN) :]: str(v) for k, v in rows}
 
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

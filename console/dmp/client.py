@@ -17,6 +17,19 @@ Safety:
   never a token, a certificate, a signature or a body.
 * Idempotent GETs answered 429 or 503 are retried at most ``max_retries`` times, after the
   ``Retry-After`` delay when it is at most ``max_retry_wait`` seconds; POSTs never are.
+
+Bounds (a slow or hostile server cannot hang the console nor fill its memory):
+
+* ``deadline``: every request, from the first byte sent to the last byte of its answer, ends
+  within this many seconds (``timeout`` is only between two reads: a server trickling one
+  byte every few seconds would pass it forever); a cancelled task aborts its request at once.
+* ``max_json_bytes`` / ``max_document_bytes``: an answer's body is read as a stream, after
+  decompression, and dropped at the limit (a ``Content-Length`` over it is refused before
+  reading): a gzip bomb stops at the limit, not at the size it inflates to.
+* ``max_bundle_entries`` per Bundle and ``max_pages`` followed per search: paging links that
+  are always new end in a clear error, not an endless loop.
+* An answer that is not JSON, nested too deep, or the wrong shape is a
+  :class:`~console.domain.errors.ProtocolError` with a French message, never a traceback.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ import hashlib
 import json
 import logging
 import time
+import zlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
@@ -99,6 +113,15 @@ NEW_APPROVAL_MESSAGE: Final = (
     "La session e-CPS ne peut plus être prolongée : une nouvelle validation sur le téléphone "
     "est nécessaire."
 )
+DEFAULT_DEADLINE_S: Final = 60.0
+"""Longest time one request may take, whatever the server sends meanwhile."""
+MAX_JSON_BYTES: Final = 16 * 1024 * 1024
+"""Largest FHIR JSON answer read (decompressed): 10,000 DocumentReferences weigh ~15 MB."""
+MAX_DOCUMENT_BYTES: Final = 40 * 1024 * 1024
+"""Largest document body read (a deposit is at most 20 MiB; its base64 Binary 27 MiB)."""
+MAX_BUNDLE_ENTRIES: Final = 10_000
+MAX_PAGES: Final = 1_000
+"""Paging links followed in one search (the chronic patient's 5,000 documents: 25 pages)."""
 CIBA_DEFAULT_INTERVAL_S: Final = 5.0
 """CIBA core 1.0, section 7.3: the poll interval when the server gives none."""
 
@@ -139,6 +162,29 @@ def _network_error(exc: httpx.TransportError, label: str) -> NetworkError:
     )
 
 
+def _route(path: str, base_path: str = "") -> str:
+    """``path`` for the log and the messages: ids replaced by ``{id}`` (a document's or a
+    request's id says nothing useful and belongs to a patient's record)."""
+    if base_path and path.startswith(base_path):
+        path = path[len(base_path) :]
+    parts = path.split("/")
+    return "/".join(p if i < 2 or p in _ROUTE_WORDS else "{id}" for i, p in enumerate(parts)) or "/"
+
+
+_ROUTE_WORDS: Final = frozenset(
+    {"challenge", "card", "ciba", "token", "access", "end", "whoami", "ecps", "approve", "deny",
+     "pending", "patients", "notifications", "_history"}
+)  # fmt: skip
+"""Path segments beyond the first that are words of the API, not ids."""
+
+
+def _too_large(method: str, url: httpx.URL, base_path: str, limit: int) -> ProtocolError:
+    return ProtocolError(
+        f"Réponse du serveur DMP refusée pour {method} {_route(url.path, base_path)} : plus de "
+        f"{limit // (1024 * 1024) or 1} Mo (lecture arrêtée à la limite)."
+    )
+
+
 class HttpDmpGateway:
     """:class:`console.services.ports.DmpGateway` over HTTP (FHIR R4 JSON, PDSm / IHE MHD).
 
@@ -150,6 +196,10 @@ class HttpDmpGateway:
         max_retries: retries of a GET answered 429 or 503.
         max_retry_wait: longest ``Retry-After`` honoured (seconds); beyond it, no retry.
         sleep: awaited between retries (tests replace it).
+        deadline: seconds one request may take in all (see the module doc: Bounds).
+        max_json_bytes, max_document_bytes: largest answer read (decompressed).
+        max_bundle_entries: largest Bundle taken in.
+        max_pages: paging links followed in one search.
     """
 
     def __init__(
@@ -162,6 +212,11 @@ class HttpDmpGateway:
         max_retries: int = 2,
         max_retry_wait: float = 10.0,
         sleep: Sleep = asyncio.sleep,
+        deadline: float = DEFAULT_DEADLINE_S,
+        max_json_bytes: int = MAX_JSON_BYTES,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
+        max_bundle_entries: int = MAX_BUNDLE_ENTRIES,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         if client is not None and transport is not None:
             raise ValueError("give either client or transport, not both")
@@ -184,6 +239,11 @@ class HttpDmpGateway:
         self._max_retries = max(0, max_retries)
         self._max_retry_wait = max_retry_wait
         self._sleep = sleep
+        self.deadline = deadline
+        self.max_json_bytes = max_json_bytes
+        self.max_document_bytes = max_document_bytes
+        self.max_bundle_entries = max_bundle_entries
+        self.max_pages = max_pages
 
     # -- plumbing ----------------------------------------------------------------------------
     def _url(self, path: str) -> httpx.URL:
@@ -203,33 +263,91 @@ class HttpDmpGateway:
             )
         return url
 
-    async def _exchange(self, method: str, url: httpx.URL, **request: Any) -> httpx.Response:
+    def _next_page(self, link: str, seen: set[str]) -> httpx.URL:
+        """The ``next`` link of a page, checked: our origin, never twice, at most
+        ``max_pages`` pages in one search (``seen`` holds the pages already followed)."""
+        url = self._checked_link(link)
+        if str(url) in seen:
+            raise ProtocolError(
+                "Réponse du serveur DMP invalide : la pagination revient sur une page déjà lue."
+            )
+        if len(seen) + 1 >= self.max_pages:
+            raise ProtocolError(
+                f"Réponse du serveur DMP invalide : plus de {self.max_pages} pages pour une "
+                "seule recherche ; la recherche est arrêtée (précisez-la avec les filtres)."
+            )
+        seen.add(str(url))
+        return url
+
+    async def _exchange(
+        self, method: str, url: httpx.URL, *, limit: int | None = None, **request: Any
+    ) -> httpx.Response:
         """One request and its answer, whatever its status (redirects not followed), logged
-        with its time (no query string, no body: no patient data).
+        with its time (no query string, no id, no body: no patient data).
+
+        The answer is read as a stream (decompressed) and dropped beyond ``limit`` bytes
+        (``max_json_bytes`` by default); the whole exchange ends within ``deadline``.
 
         Raises:
-            NetworkError: no answer.
-            ProtocolError: an answer that cannot be decoded.
+            NetworkError: no answer, or not within the deadline.
+            ProtocolError: an answer that cannot be decoded, or too large.
         """
+        limit = self.max_json_bytes if limit is None else limit
+        route = _route(url.path, self._base_path)
         started = time.perf_counter()
         try:
-            response = await self._client.request(method, url, follow_redirects=False, **request)
+            async with asyncio.timeout(self.deadline):
+                response = await self._read(method, url, limit, request)
+        except TimeoutError:
+            log.info("%s %s: no whole answer within %.0f s", method, route, self.deadline)
+            raise NetworkError(
+                f"Le serveur DMP ({self.server_label}) n'a pas répondu entièrement en "
+                f"{self.deadline:.0f} s : opération abandonnée. Réessayez plus tard."
+            ) from None
         except httpx.TransportError as exc:
             log.info(
                 "%s %s failed: %s after %.0f ms",
                 method,
-                url.path,
+                route,
                 type(exc).__name__,
                 (time.perf_counter() - started) * 1000,
             )
             raise _network_error(exc, self.server_label) from None
-        except httpx.DecodingError:
+        except (httpx.DecodingError, zlib.error, EOFError):
             raise ProtocolError(
-                f"Réponse du serveur DMP illisible pour {method} {url.path} (encodage invalide)."
+                f"Réponse du serveur DMP illisible pour {method} {route} (encodage invalide)."
             ) from None
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s -> %d (%.0f ms)", method, url.path, response.status_code, elapsed)
+        log.info("%s %s -> %d (%.0f ms)", method, route, response.status_code, elapsed)
         return response
+
+    async def _read(
+        self, method: str, url: httpx.URL, limit: int, request: Mapping[str, Any]
+    ) -> httpx.Response:
+        built = self._client.build_request(method, url, **request)
+        response = await self._client.send(built, stream=True, follow_redirects=False)
+        try:
+            declared = response.headers.get("content-length", "")
+            encoded = response.headers.get("content-encoding", "identity").lower()
+            if declared.isdigit() and int(declared) > limit and encoded in ("", "identity"):
+                raise _too_large(method, url, self._base_path, limit)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():  # decompressed, chunk by chunk
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(method, url, self._base_path, limit)
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code, headers=headers, content=b"".join(chunks), request=built
+        )
 
     async def _send(
         self,
@@ -241,6 +359,7 @@ class HttpDmpGateway:
         json_body: Mapping[str, Any] | None = None,
         form_body: Mapping[str, str] | None = None,
         accept: str = FHIR_JSON,
+        limit: int | None = None,
     ) -> httpx.Response:
         """Send one request (retrying an idempotent GET on 429/503); the 2xx answer or raise.
 
@@ -258,6 +377,7 @@ class HttpDmpGateway:
                 json=json_body,
                 data=dict(form_body) if form_body is not None else None,
                 headers=headers,
+                limit=limit,
             )
             if response.is_success:
                 return response
@@ -268,23 +388,35 @@ class HttpDmpGateway:
                         delay = DEFAULT_BACKOFF_S * (2**attempt)
                     if delay <= self._max_retry_wait:
                         attempt += 1
-                        log.info("%s %s: retry %d in %.1f s", method, url.path, attempt, delay)
+                        route = _route(url.path, self._base_path)
+                        log.info("%s %s: retry %d in %.1f s", method, route, attempt, delay)
                         await self._sleep(delay)
                         continue
-            raise error_from_response(response.status_code, response.content, method, url.path)
+            raise error_from_response(
+                response.status_code, response.content, method, _route(url.path, self._base_path)
+            )
 
-    @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any]:
-        where = f"{response.request.method} {response.request.url.path}"
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        where = f"{response.request.method} {_route(response.request.url.path, self._base_path)}"
         try:
             data = response.json()
         except (ValueError, UnicodeDecodeError):
             raise ProtocolError(
                 f"Réponse du serveur DMP illisible pour {where} : JSON attendu."
             ) from None
+        except RecursionError:
+            raise ProtocolError(
+                f"Réponse du serveur DMP refusée pour {where} : JSON imbriqué trop profondément."
+            ) from None
         if not isinstance(data, dict):
             raise ProtocolError(
                 f"Réponse du serveur DMP inattendue pour {where} : objet JSON attendu."
+            )
+        entries = data.get("entry")
+        if isinstance(entries, list) and len(entries) > self.max_bundle_entries:
+            raise ProtocolError(
+                f"Réponse du serveur DMP refusée pour {where} : {len(entries)} entrées dans "
+                f"une seule page (au plus {self.max_bundle_entries})."
             )
         return data
 
@@ -613,13 +745,7 @@ class HttpDmpGateway:
                 yield DocumentPage(tuple(docs), total)
                 if next_link is None:
                     break
-                next_url = self._checked_link(next_link)
-                if str(next_url) in seen:
-                    raise ProtocolError(
-                        "Réponse du serveur DMP invalide : la pagination revient sur une page "
-                        "déjà lue."
-                    )
-                seen.add(str(next_url))
+                next_url = self._next_page(next_link, seen)
                 docs, _, next_link = await self._page(grant, next_url, None)
 
     async def retrieve(self, grant: AccessGrant, document: DocumentMeta) -> bytes:
@@ -628,8 +754,15 @@ class HttpDmpGateway:
         if not document.id:
             raise ValueError("document without id")
         path = f"/Binary/{quote(document.id, safe='')}"
+        limit = self.max_document_bytes
+        if document.size:  # the size announced, in base64 inside a JSON Binary at most
+            limit = min(limit, document.size * 4 // 3 + 64 * 1024)
         response = await self._send(
-            "GET", self._url(path), token=grant.token, accept=f"{document.content_type}, */*;q=0.1"
+            "GET",
+            self._url(path),
+            token=grant.token,
+            accept=f"{document.content_type}, */*;q=0.1",
+            limit=limit,
         )
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         data = response.content
@@ -681,7 +814,8 @@ class HttpDmpGateway:
         response = await self._exchange(method, url, content=content, headers=headers)
         if response.is_success:
             return response
-        error = error_from_response(response.status_code, response.content, method, url.path)
+        route = _route(url.path, self._base_path)
+        error = error_from_response(response.status_code, response.content, method, route)
         if isinstance(error, ServerError) and (error.status == 429 or error.status >= 500):
             delay = _retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
             raise RetryableServerError(str(error), error.status, error.reason, delay)
@@ -790,12 +924,7 @@ class HttpDmpGateway:
             records.extend(page)
             if next_link is None or len(records) >= limit:
                 return records[:limit]
-            url = self._checked_link(next_link)
-            if str(url) in seen:
-                raise ProtocolError(
-                    "Réponse du serveur DMP invalide : la pagination revient sur une page déjà lue."
-                )
-            seen.add(str(url))
+            url = self._next_page(next_link, seen)
             params = None
 
     # -- patient profile: header, vaccinations, "Entourage et volontés" (issue 9) -------------
@@ -821,12 +950,7 @@ class HttpDmpGateway:
             found.extend(items)
             if next_link is None:
                 return found
-            url = self._checked_link(next_link)
-            if str(url) in seen:
-                raise ProtocolError(
-                    "Réponse du serveur DMP invalide : la pagination revient sur une page déjà lue."
-                )
-            seen.add(str(url))
+            url = self._next_page(next_link, seen)
             page_params = None
 
     @staticmethod

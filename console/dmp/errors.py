@@ -109,7 +109,7 @@ def error_from_response(status: int, content: bytes, method: str, path: str) -> 
     if content:
         try:
             body = json.loads(content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: too deep
             body = None
         message, reason = outcome_reason(body)
     if message is None:

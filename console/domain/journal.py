@@ -38,6 +38,7 @@ __all__ = [
     "VerifyResult",
     "canonical",
     "chain",
+    "check_seal",
     "entry_hash",
     "format_timestamp",
     "verify",
@@ -151,6 +152,13 @@ class JournalProblem(StrEnum):
     """An entry was added that the chain (or the anchor) does not account for."""
     TRUNCATED = "truncated"
     """The last entries, from this one on, were removed (seen thanks to the anchor)."""
+    ROLLED_BACK = "rolled_back"
+    """The cache file is older than the journal's sealed head kept beside it: a copy of an
+    earlier state was put back, and the entries from this one on are gone."""
+    SEAL_INVALID = "seal_invalid"
+    """The sealed head kept beside the cache does not carry the cache key's MAC."""
+    UNSEALED = "unsealed"
+    """The cache was sealed before, and its sealed head has been removed."""
 
 
 _MESSAGES = {
@@ -159,6 +167,17 @@ _MESSAGES = {
     JournalProblem.REORDERED: "L'entrée n° {seq} du journal a été déplacée.",
     JournalProblem.INSERTED: "Une entrée n° {seq} a été ajoutée au journal.",
     JournalProblem.TRUNCATED: "Les entrées du journal à partir du n° {seq} ont été supprimées.",
+    JournalProblem.ROLLED_BACK: (
+        "Le cache a été remplacé par une copie plus ancienne : les entrées du journal à partir "
+        "du n° {seq} ont disparu (le sceau du journal, gardé à côté du cache, en compte plus)."
+    ),
+    JournalProblem.SEAL_INVALID: (
+        "Le sceau du journal, gardé à côté du cache, a été modifié ou ne vient pas de ce cache."
+    ),
+    JournalProblem.UNSEALED: (
+        "Le sceau du journal, gardé à côté du cache, a été supprimé : un retour à une copie "
+        "plus ancienne du cache ne peut plus être exclu."
+    ),
 }
 
 
@@ -241,3 +260,45 @@ def verify(
             return bad(JournalProblem.INSERTED, anchor.seq + 1)
         return bad(JournalProblem.ALTERED, head.seq)
     return VerifyResult(True, checked, head)
+
+
+def check_seal(
+    result: VerifyResult,
+    records: Sequence[ChainedEntry],
+    sealed: JournalHead | None,
+    *,
+    seal_valid: bool = True,
+    sealed_before: bool = False,
+) -> VerifyResult:
+    """The chain's verdict (`result`, from :func:`verify`) checked against the head sealed
+    outside the cache.
+
+    The seal may lag behind the cache (a crash between the commit and the seal's write), never
+    be ahead of it: the entry it names must be in the chain, with the same hash.
+
+    Args:
+        sealed: The sealed head (None: no seal file).
+        seal_valid: False when the seal file exists but its MAC is wrong.
+        sealed_before: The cache says it was sealed (a missing seal is then a removal).
+    """
+    if not result.ok:
+        return result
+    if not seal_valid:
+        return VerifyResult(False, result.checked, result.head, JournalProblem.SEAL_INVALID, 0)
+    if sealed is None:
+        if sealed_before:
+            return VerifyResult(False, result.checked, result.head, JournalProblem.UNSEALED, 0)
+        return result
+    if sealed.seq > result.head.seq:
+        return VerifyResult(
+            False, result.checked, result.head, JournalProblem.ROLLED_BACK, result.head.seq + 1
+        )
+    if sealed.seq == 0:
+        return result
+    by_seq = {r.seq: r.hash for r in records}
+    if by_seq.get(sealed.seq) != sealed.hash:
+        # same length or longer, but not the sealed chain: an older copy that went on
+        return VerifyResult(
+            False, result.checked, result.head, JournalProblem.ROLLED_BACK, sealed.seq
+        )
+    return result

@@ -58,6 +58,7 @@ from console.domain.deposit import (
     DepositReceipt,
     DepositValidationError,
     Field,
+    InvalidIdentifierError,
     Issue,
     ItemStatus,
     Manifest,
@@ -143,6 +144,10 @@ BATCH_WIDE_REASONS = frozenset(
 INTERRUPTED = "Envoi interrompu avant la réponse du serveur : il sera renvoyé."
 SINGLE_ATTEMPTS = 3
 """Attempts of a single deposit while its dialog waits; then it stays queued."""
+ABORTED_MESSAGE = (
+    "Envoi interrompu par l'annulation, sans réponse certaine du DMP : le document reste en "
+    "file et sera renvoyé à la reprise (le DMP n'en gardera qu'un exemplaire)."
+)
 ENQUEUE_GROUP = 50
 """Documents queued per outbox transaction when a batch starts."""
 PROGRESS_INTERVAL_S = 0.1
@@ -273,6 +278,96 @@ class DepositQueue(Protocol):
         ...
 
     async def entries(self, batch_id: str | None = None) -> list[QueueEntry]: ...
+
+    async def plan(self, batch_id: str, plan: BatchPlan) -> None:
+        """Keep what a batch is about to queue, committed before its first group."""
+        ...
+
+    async def plan_done(self, batch_id: str) -> None:
+        """The batch is wholly queued (or what was not was dealt with): forget its plan."""
+        ...
+
+    async def plans(self) -> dict[str, BatchPlan]:
+        """The plans of the batches whose queuing did not finish."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFile:
+    """One file a batch is about to queue: enough to say which it was and add it again."""
+
+    row: int
+    file_name: str
+    path: str
+    sha256: str
+    draft: DepositDraft
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """What a batch was about to queue (kept in the encrypted cache, never logged)."""
+
+    planned: datetime
+    author: str
+    files: tuple[PlannedFile, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "planned": self.planned.isoformat(),
+                "author": self.author,
+                "files": [
+                    {
+                        "row": f.row,
+                        "file": f.file_name,
+                        "path": f.path,
+                        "sha256": f.sha256,
+                        "ins": f.draft.ins,
+                        "type": f.draft.type_code,
+                        "title": f.draft.title,
+                        "date": f.draft.act_date.isoformat() if f.draft.act_date else "",
+                        "visibility": sorted(v.value for v in f.draft.visibility),
+                    }
+                    for f in self.files
+                ],
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> BatchPlan:
+        """Raises ValueError (or KeyError, TypeError) when the text is not a plan."""
+        raw = json.loads(text)
+        files = tuple(
+            PlannedFile(
+                int(f["row"]),
+                str(f["file"]),
+                str(f["path"]),
+                str(f.get("sha256", "")),
+                DepositDraft(
+                    ins=str(f.get("ins", "")),
+                    type_code=str(f.get("type", "")),
+                    title=str(f.get("title", "")),
+                    act_date=parse_date(str(f.get("date", ""))),
+                    visibility=visibility_from_codes(
+                        v for v in f.get("visibility", []) if isinstance(v, str)
+                    ),
+                ),
+            )
+            for f in raw["files"]
+        )
+        return cls(datetime.fromisoformat(str(raw["planned"])), str(raw.get("author", "")), files)
+
+
+@dataclass(frozen=True, slots=True)
+class UnqueuedFile:
+    """A file of an earlier batch that was never queued (the console stopped while the batch
+    was being queued): the batch screen names it and offers to add it again."""
+
+    batch_id: str
+    planned: datetime
+    file: PlannedFile
 
 
 def _entry(item: OutboxItem) -> QueueEntry:
@@ -417,6 +512,23 @@ class CacheDepositQueue:
     async def entries(self, batch_id: str | None = None) -> list[QueueEntry]:
         return await self.cache.call(lambda s: _summaries(s, batch_id))
 
+    async def plan(self, batch_id: str, plan: BatchPlan) -> None:
+        text = plan.to_json()
+        await self.cache.call(lambda s: s.set_batch_plan(batch_id, text))
+
+    async def plan_done(self, batch_id: str) -> None:
+        await self.cache.call(lambda s: s.drop_batch_plan(batch_id))
+
+    async def plans(self) -> dict[str, BatchPlan]:
+        raw = await self.cache.call(lambda s: s.batch_plans())
+        out = {}
+        for batch_id, text in raw.items():
+            try:
+                out[batch_id] = BatchPlan.from_json(text)
+            except (ValueError, KeyError, TypeError):
+                log.warning("an unreadable batch plan was ignored")
+        return out
+
 
 @dataclass(slots=True)
 class _MemoryItem:
@@ -433,6 +545,7 @@ class MemoryDepositQueue:
     def __init__(self, clock: Clock = utc_now) -> None:
         self._clock = clock
         self._items: dict[int, _MemoryItem] = {}
+        self._plans: dict[str, BatchPlan] = {}
         self._next_id = 1
 
     def _set(self, item_id: int, **changes: Any) -> QueueEntry:
@@ -520,6 +633,15 @@ class MemoryDepositQueue:
             for i in sorted(self._items.values(), key=lambda i: i.entry.item_id)
             if batch_id is None or i.entry.batch_id == batch_id
         ]
+
+    async def plan(self, batch_id: str, plan: BatchPlan) -> None:
+        self._plans[batch_id] = plan
+
+    async def plan_done(self, batch_id: str) -> None:
+        self._plans.pop(batch_id, None)
+
+    async def plans(self) -> dict[str, BatchPlan]:
+        return dict(self._plans)
 
 
 # -- the pipeline ---------------------------------------------------------------------------------
@@ -641,7 +763,8 @@ class DepositPump:
         self._request_stop(PumpStop.PAUSED)
 
     def cancel(self) -> None:
-        """As :meth:`pause`; the caller then drops what was never sent."""
+        """Stop claiming and abort the requests in flight (they stay queued: sent again at
+        the next resume, same masterIdentifier); the caller then drops what was never sent."""
         self._request_stop(PumpStop.CANCELLED)
 
     def _request_stop(self, reason: PumpStop, message: str = "") -> None:
@@ -681,6 +804,7 @@ class DepositPump:
         emit: EventListener = on_event or (lambda _e: None)
         ready: deque[tuple[QueueEntry, bytes]] = deque()
         active: set[asyncio.Task[Settlement]] = set()
+        sending: dict[asyncio.Task[Settlement], QueueEntry] = {}
         done: list[Settlement] = []
         settling: asyncio.Task[tuple[list[tuple[QueueEntry, bytes]], datetime | None]] | None
         settling = None
@@ -697,7 +821,9 @@ class DepositPump:
                 while self._stop is None and ready and len(active) < limit:
                     entry, payload = ready.popleft()
                     emit(_event(entry, ItemStatus.SENDING))
-                    active.add(asyncio.create_task(self._send(auth, entry, payload)))
+                    task = asyncio.create_task(self._send(auth, entry, payload))
+                    active.add(task)
+                    sending[task] = entry
                 if settling is None:
                     wanted = 0 if self._stop is not None else 2 * limit - len(active) - len(ready)
                     wanted = max(0, wanted)
@@ -737,13 +863,37 @@ class DepositPump:
                 for request in finished:
                     if request in active:
                         active.discard(request)
+                        sending.pop(request, None)
                         done.append(request.result())
         finally:
             if waiter is not None and not waiter.done():
                 waiter.cancel()
                 await asyncio.gather(waiter, return_exceptions=True)
-            # Never abandon a request in flight: wait for its answer and record it; give
-            # back what was claimed and never sent.
+            # A pause lets the requests in flight finish and records their answers; a cancel
+            # (or the task's own cancellation) aborts them: each may or may not have reached
+            # the DMP, so it stays queued and is sent again at the next resume, same bytes and
+            # masterIdentifier (the DMP keeps one copy). What was claimed and never sent is
+            # given back.
+            this = asyncio.current_task()
+            cancelled = this is not None and this.cancelling() > 0
+            if active and (self._stop is PumpStop.CANCELLED or cancelled):
+                inflight = list(active)
+                for request in inflight:
+                    request.cancel()
+                aborted = await asyncio.gather(*inflight, return_exceptions=True)
+                for request, outcome in zip(inflight, aborted, strict=True):
+                    if isinstance(outcome, Settlement):
+                        done.append(outcome)
+                    else:
+                        done.append(
+                            Settlement(
+                                sending[request],
+                                Outcome.RETRY,
+                                message=ABORTED_MESSAGE,
+                                retry_at=self._clock(),
+                            )
+                        )
+                active.clear()
             if settling is not None:
                 try:
                     claimed, _ = await settling
@@ -1256,6 +1406,9 @@ class BatchItem:
     outbox_id: int | None = None
     batch_id: str = ""
     author: str = ""
+    deposit_anyway: bool = False
+    """The user said this file is a real new version: no duplicate issue (see
+    :meth:`BatchDepositService.deposit_anyway`)."""
 
     @property
     def editable(self) -> bool:
@@ -1356,6 +1509,8 @@ class BatchDepositService:
         self._last_stop: PumpStop | None = None
         self._last_message = ""
         self._validated = False
+        self.unqueued: list[UnqueuedFile] = []
+        """Files of earlier batches never queued (see :meth:`restore`)."""
         self._epoch = 0
         """Bumped by :meth:`forget`: a pump of before it reports to nobody."""
         self._progress_at = 0.0
@@ -1413,6 +1568,7 @@ class BatchDepositService:
         self.started = self.finished = None
         self.batch_id = uuid.uuid4().hex
         self._last_stop, self._last_message = None, ""
+        self.unqueued = []
         self._memory = MemoryDepositQueue(self._clock)
 
     @property
@@ -1570,10 +1726,14 @@ class BatchDepositService:
             item.content = content if content is not None else item.content
         rows = [(i.draft, i.content) for i in self.items]
         results = validate_batch(rows, today=self.today())
+        earlier = await self._earlier_deposits()
         for item, (_, issues) in zip(self.items, results, strict=True):
             if not item.editable:
                 continue
-            all_issues = (*item.prefill_issues, *issues)
+            found = _already_deposited(item, earlier)
+            all_issues = (*item.prefill_issues, *((found,) if found else ()), *issues)
+            if item.deposit_anyway:
+                all_issues = tuple(i for i in all_issues if i.problem is not Problem.DUPLICATE)
             item.issues = all_issues
             item.status = ItemStatus.INVALID if all_issues else ItemStatus.READY
             item.message = ""
@@ -1582,6 +1742,40 @@ class BatchDepositService:
         progress = self.progress()
         self._on_progress(progress)
         return progress
+
+    async def _earlier_deposits(self) -> dict[tuple[str, str, str], QueueEntry]:
+        """The deposits the outbox remembers that are not rows of this batch, by (SHA-256,
+        patient, type): sent ones included, whatever their batch (a finished batch too),
+        refused ones excluded (the DMP has no copy of them)."""
+        mine = {i.master_id for i in self.items if i.master_id}
+        found: dict[tuple[str, str, str], QueueEntry] = {}
+        for entry in await self.queue().entries(None):
+            if entry.master_id in mine or entry.state is OutboxState.FAILED:
+                continue
+            key = _deposit_key(
+                str(entry.info.get("sha256", "")),
+                str(entry.info.get("ins", entry.patient_ins or "")),
+                str(entry.info.get("type", "")),
+            )
+            if key is not None:
+                found.setdefault(key, entry)
+        return found
+
+    def deposit_anyway(self, keys: Iterable[int], anyway: bool = True) -> list[BatchItem]:
+        """ "Déposer quand même": the chosen rows are real new versions of documents already
+        deposited (or twice in the batch); their duplicate issue goes. The batch must be
+        checked again (:meth:`validate`)."""
+        wanted = set(keys)
+        changed = []
+        for item in self.items:
+            if item.key in wanted and item.editable and item.deposit_anyway != anyway:
+                item.deposit_anyway = anyway
+                item.status, item.issues = ItemStatus.DRAFT, ()
+                changed.append(item)
+                self._on_item(item)
+        if changed:
+            self._validated = False
+        return changed
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -1630,6 +1824,10 @@ class BatchDepositService:
         entered_by = depositor if depositor.id_nat != author.id_nat else None
         groups = [ready[i : i + ENQUEUE_GROUP] for i in range(0, len(ready), ENQUEUE_GROUP)]
         today = self.today()
+        if ready:
+            # Committed before the first group: a kill between two groups leaves the plan,
+            # and the next start names the files that were never queued (see restore()).
+            await queue.plan(self.batch_id, self._plan(ready, author))
 
         def build(group: list[BatchItem]) -> asyncio.Future[list[NewDeposit | tuple[Issue, ...]]]:
             return asyncio.ensure_future(
@@ -1659,8 +1857,26 @@ class BatchDepositService:
                 item.status, item.author = ItemStatus.QUEUED, author.id_nat
                 self._by_master[deposit.master_id] = item
                 self._on_item(item)
+        if ready:
+            await queue.plan_done(self.batch_id)
         log.info("batch queued: %d document(s)", len(self._by_master))
         return await self._pump_queue(login)
+
+    def _plan(self, ready: Sequence[BatchItem], author: Actor) -> BatchPlan:
+        return BatchPlan(
+            self._clock(),
+            author.id_nat,
+            tuple(
+                PlannedFile(
+                    i.key,
+                    i.file_name,
+                    str(i.path) if i.path is not None else "",
+                    i.content.sha256 if i.content is not None and i.content.sha256 else "",
+                    i.draft,
+                )
+                for i in ready
+            ),
+        )
 
     async def resume(self, login: ProfessionalLogin) -> PumpResult:
         """Send again what is waiting (after a pause, a network loss, a new login)."""
@@ -1705,7 +1921,7 @@ class BatchDepositService:
             self._pump.pause()
 
     def cancel(self) -> None:
-        """Stop: requests in flight finish; what was never sent is dropped from the queue;
+        """Stop: requests in flight are aborted; what was never sent is dropped from the queue;
         what may have reached the server stays queued (sent again at the next resume)."""
         if self._pump is not None and self._pump.running:
             self._pump.cancel()
@@ -1783,8 +1999,80 @@ class BatchDepositService:
             self._on_item(item)
         if restored:
             self.started = self.started or self._clock()
+        await self._find_unqueued(entries)
         self._on_progress(self.progress())
         return restored
+
+    async def _find_unqueued(self, entries: Sequence[QueueEntry]) -> None:
+        """The files of the batches whose queuing was cut short (kill, crash, cache closed)
+        that never reached the outbox: :attr:`unqueued`."""
+        queue = self.queue()
+        queued = {(e.batch_id, e.info.get("row")) for e in entries}
+        known = {(u.batch_id, u.file.row) for u in self.unqueued}
+        for batch_id, plan in (await queue.plans()).items():
+            if batch_id == self.batch_id:
+                continue  # this screen's own batch, being queued
+            missing = [f for f in plan.files if (batch_id, f.row) not in queued]
+            if not missing:
+                await queue.plan_done(batch_id)  # killed after its last group: all there
+                continue
+            self.unqueued.extend(
+                UnqueuedFile(batch_id, plan.planned, f)
+                for f in missing
+                if (batch_id, f.row) not in known
+            )
+            if self.doctor is None and plan.author:
+                try:
+                    self.doctor = Doctor(validate_ps_id_nat(plan.author))
+                except InvalidIdentifierError:
+                    pass
+
+    async def add_unqueued(self) -> tuple[list[BatchItem], list[UnqueuedFile]]:
+        """Add the never-queued files of :attr:`unqueued` to this batch again, with the
+        metadata they had (to be checked and sent like any row).
+
+        Returns:
+            The rows added, and the files that are no longer on disk (named, not added).
+        """
+        files = list(self.unqueued)
+        exists = await self._off_thread(
+            lambda: [bool(u.file.path) and Path(u.file.path).is_file() for u in files]
+        )
+        known = {i.path for i in self.items if i.path is not None}
+        added, gone = [], []
+        for unqueued, present in zip(files, exists, strict=True):
+            path = Path(unqueued.file.path) if present else None
+            if path is None:
+                gone.append(unqueued)
+                continue
+            if path in known:
+                continue
+            item = BatchItem(
+                self._next_key, unqueued.file.file_name, path, unqueued.file.draft,
+                batch_id=self.batch_id,
+            )  # fmt: skip
+            self._next_key += 1
+            self.items.append(item)
+            known.add(path)
+            added.append(item)
+            self._on_item(item)
+        await self._forget_plans({u.batch_id for u in files})
+        if added:
+            self._validated = False
+        self._on_progress(self.progress())
+        return added, gone
+
+    async def dismiss_unqueued(self) -> int:
+        """The user does not want the never-queued files again: forget them."""
+        files, self.unqueued = self.unqueued, []
+        await self._forget_plans({u.batch_id for u in files})
+        return len(files)
+
+    async def _forget_plans(self, batch_ids: Iterable[str]) -> None:
+        queue = self.queue()
+        for batch_id in batch_ids:
+            await queue.plan_done(batch_id)
+        self.unqueued = [u for u in self.unqueued if u.batch_id not in set(batch_ids)]
 
     # -- receipt ---------------------------------------------------------------------------------
 
@@ -1807,6 +2095,36 @@ class BatchDepositService:
             lines=tuple(i.line() for i in self.items),
             batch_id=self.batch_id,
         )
+
+
+def _deposit_key(sha256: str, ins: str, type_code: str) -> tuple[str, str, str] | None:
+    """Same content, same patient, same type: the same document (the INS as a bare NIR)."""
+    nir = nir_of(ins) or ins
+    if not sha256 or not nir or not type_code:
+        return None
+    return sha256, nir, type_code
+
+
+def _already_deposited(
+    item: BatchItem, earlier: Mapping[tuple[str, str, str], QueueEntry]
+) -> Issue | None:
+    content = item.content
+    if content is None or not content.sha256:
+        return None
+    key = _deposit_key(content.sha256, item.draft.ins, item.draft.type_code)
+    entry = None if key is None else earlier.get(key)
+    if entry is None:
+        return None
+    name = str(entry.info.get("file", "")) or entry.master_id
+    when = entry.next_attempt.astimezone().strftime("%d/%m/%Y")
+    done = "déposé" if entry.state is OutboxState.SENT else "mis en file"
+    return Issue(
+        Problem.DUPLICATE,
+        Field.FILE,
+        f"Déjà {done} pour ce patient avec le même type (« {name} », le {when}) : ce fichier "
+        "n'est pas déposé une seconde fois. S'il s'agit d'une nouvelle version, choisissez "
+        "« Déposer quand même ».",
+    )
 
 
 def _restored_item(key: int, entry: QueueEntry) -> BatchItem:

@@ -49,7 +49,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.domain.deposit import FILE_NAME_RULE, DepositDraft, InvalidIdentifierError, ItemStatus
+from console.domain.deposit import (
+    FILE_NAME_RULE,
+    DepositDraft,
+    InvalidIdentifierError,
+    ItemStatus,
+    Problem,
+)
 from console.domain.dossier import ProfessionalLogin
 from console.domain.errors import AccessRefusedError, ConsoleError
 from console.domain.localtime import to_local
@@ -102,6 +108,9 @@ class BatchColumn(IntEnum):
     STATUS = 8
     MESSAGE = 9
 
+
+UNQUEUED_NAMES_SHOWN = 5
+"""File names the banner lists (the others in its tooltip)."""
 
 _FLAGS = {
     BatchColumn.MASKED: Visibility.MASQUE_PS,
@@ -433,6 +442,23 @@ class BatchDepositView(QWidget):
         banner.addWidget(self.resume_button)
         self.resume_banner.hide()
 
+        self.unqueued_banner = QWidget()
+        self.unqueued_banner.setObjectName("unqueuedBanner")
+        self.unqueued_label = plain_label()
+        self.unqueued_label.setObjectName("unqueuedLabel")
+        self.unqueued_label.setStyleSheet(WARNING_STYLE)
+        self.unqueued_label.setWordWrap(True)
+        self.readd_button = QPushButton(self.tr("Les ajouter à nouveau"))
+        self.readd_button.setObjectName("readdUnqueued")
+        self.dismiss_button = QPushButton(self.tr("Ne pas les ajouter"))
+        self.dismiss_button.setObjectName("dismissUnqueued")
+        unqueued = QHBoxLayout(self.unqueued_banner)
+        unqueued.setContentsMargins(0, 0, 0, 0)
+        unqueued.addWidget(self.unqueued_label, 1)
+        unqueued.addWidget(self.readd_button)
+        unqueued.addWidget(self.dismiss_button)
+        self.unqueued_banner.hide()
+
         self.drop_area = FileDropArea(
             self.tr("Déposez ici des documents, un dossier ou un manifeste CSV."),
             multiple=True,
@@ -493,6 +519,14 @@ class BatchDepositView(QWidget):
 
         self.remove_button = QPushButton(self.tr("Retirer la sélection"))
         self.remove_button.setObjectName("removeRows")
+        self.anyway_button = QPushButton(self.tr("Déposer quand même"))
+        self.anyway_button.setObjectName("depositAnyway")
+        self.anyway_button.setToolTip(
+            self.tr(
+                "Les lignes choisies, signalées comme déjà déposées, sont de vraies nouvelles "
+                "versions : elles seront déposées."
+            )
+        )
         self.validate_button = QPushButton(self.tr("Vérifier le lot"))
         self.validate_button.setObjectName("validateButton")
         self.deposit_button = QPushButton(self.tr("Déposer le lot"))
@@ -524,6 +558,7 @@ class BatchDepositView(QWidget):
         actions = QHBoxLayout()
         for button in (
             self.remove_button,
+            self.anyway_button,
             self.validate_button,
             self.deposit_button,
             self.pause_button,
@@ -539,6 +574,7 @@ class BatchDepositView(QWidget):
         layout.addWidget(self.doctor_status)
         layout.addWidget(self.persistence_label)
         layout.addWidget(self.resume_banner)
+        layout.addWidget(self.unqueued_banner)
         layout.addLayout(adding)
         layout.addWidget(self.rule_label)
         layout.addWidget(self.manifest_label)
@@ -553,6 +589,9 @@ class BatchDepositView(QWidget):
         self.folder_button.clicked.connect(self._choose_folder)
         self.manifest_button.clicked.connect(self._choose_manifest)
         self.remove_button.clicked.connect(self.remove_selected)
+        self.anyway_button.clicked.connect(self.deposit_anyway)
+        self.readd_button.clicked.connect(self.add_unqueued)
+        self.dismiss_button.clicked.connect(self.dismiss_unqueued)
         self.validate_button.clicked.connect(self.validate)
         self.deposit_button.clicked.connect(self.deposit)
         self.pause_button.clicked.connect(self.pause)
@@ -613,6 +652,80 @@ class BatchDepositView(QWidget):
                 ).format(n=waiting)
             )
             self.resume_banner.setVisible(waiting > 0)
+        self._show_unqueued()
+        self._update_controls()
+
+    def _show_unqueued(self) -> None:
+        files = self.service.unqueued
+        if not files:
+            self.unqueued_banner.hide()
+            return
+        names = [u.file.file_name for u in files]
+        shown = ", ".join(names[:UNQUEUED_NAMES_SHOWN])
+        if len(names) > UNQUEUED_NAMES_SHOWN:
+            shown += self.tr(" et {n} autre(s)").format(n=len(names) - UNQUEUED_NAMES_SHOWN)
+        planned = min(u.planned for u in files).astimezone()
+        self.unqueued_label.setText(
+            self.tr(
+                "La console s'est arrêtée pendant la mise en file du lot du {date} à {time} : "
+                "{n} fichier(s) n'ont jamais été mis en file ni envoyés : {names}."
+            ).format(
+                date=planned.strftime("%d/%m/%Y"),
+                time=planned.strftime("%H:%M"),
+                n=len(names),
+                names=shown,
+            )
+        )
+        self.unqueued_label.setToolTip("\n".join(names))
+        self.unqueued_banner.show()
+
+    def add_unqueued(self) -> asyncio.Task[None]:
+        """Add the never-queued files of an earlier batch again (to be checked and sent)."""
+        return self._run(self._add_unqueued())
+
+    async def _add_unqueued(self) -> None:
+        added, gone = await self.service.add_unqueued()
+        self.model.refresh()
+        self._show_unqueued()
+        if gone:
+            self._status(
+                self.tr(
+                    "{n} fichier(s) ajouté(s) ; {gone} introuvable(s) sur le disque : {names}."
+                ).format(
+                    n=len(added),
+                    gone=len(gone),
+                    names=", ".join(u.file.file_name for u in gone),
+                ),
+                error=True,
+            )
+        else:
+            self._status(
+                self.tr("{n} fichier(s) ajouté(s) : vérifiez le lot.").format(n=len(added))
+            )
+
+    def dismiss_unqueued(self) -> asyncio.Task[None]:
+        return self._run(self._dismiss_unqueued())
+
+    async def _dismiss_unqueued(self) -> None:
+        await self.service.dismiss_unqueued()
+        self._show_unqueued()
+
+    def deposit_anyway(self) -> asyncio.Task[None] | None:
+        """ "Déposer quand même": the selected duplicate rows are real new versions."""
+        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
+        keys = [
+            self.model.item(r).key
+            for r in rows
+            if any(i.problem is Problem.DUPLICATE for i in self.model.item(r).issues)
+        ]
+        if not keys:
+            self._status(
+                self.tr("Choisissez les lignes signalées comme déjà déposées."), error=True
+            )
+            return None
+        self.service.deposit_anyway(keys)
+        self.model.refresh()
+        return self.validate()
 
     def _fill_recent_doctors(self) -> None:
         self.doctor_combo.clear()
@@ -913,6 +1026,14 @@ class BatchDepositView(QWidget):
         for widget in (self.drop_area, self.folder_button, self.manifest_button):
             widget.setEnabled(idle)
         self.remove_button.setEnabled(idle and editable)
+        self.anyway_button.setEnabled(
+            idle
+            and any(
+                i.editable and any(p.problem is Problem.DUPLICATE for p in i.issues) for i in items
+            )
+        )
+        self.readd_button.setEnabled(idle)
+        self.dismiss_button.setEnabled(idle)
         self.validate_button.setEnabled(idle and editable)
         self.deposit_button.setEnabled(idle and ready and self.service.validated and doctor_ok)
         self.pause_button.setEnabled(running)

@@ -4,7 +4,7 @@
 <context>
     <name>AccessHistoryModel</name>
     <message>
-        <location filename="../../console/views/access_history.py" line="+192"/>
+        <location filename="../../console/views/access_history.py" line="+193"/>
         <source>Date et heure</source>
         <translation>Date and time</translation>
     </message>
@@ -444,7 +444,7 @@
 <context>
     <name>AttestationsDialog</name>
     <message>
-        <location filename="../../console/views/attestations.py" line="+52"/>
+        <location filename="../../console/views/attestations.py" line="+53"/>
         <source>Attestations de bris de glace</source>
         <translation>Break-glass attestations</translation>
     </message>
@@ -537,7 +537,7 @@
 <context>
     <name>BatchDepositView</name>
     <message>
-        <location filename="../../console/views/batch_deposit.py" line="+396"/>
+        <location filename="../../console/views/batch_deposit.py" line="+414"/>
         <source>Identification…</source>
         <translation>Identifying…</translation>
     </message>
@@ -557,7 +557,7 @@
         <translation>Resume sending</translation>
     </message>
     <message>
-        <location line="+9"/>
+        <location line="+26"/>
         <source>Déposez ici des documents, un dossier ou un manifeste CSV.</source>
         <translation>Drop documents, a folder or a CSV manifest here.</translation>
     </message>
@@ -582,18 +582,18 @@
         <translation>Remove the selection</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+10"/>
         <source>Vérifier le lot</source>
         <translation>Check the batch</translation>
     </message>
     <message>
         <location line="+2"/>
-        <location line="+267"/>
+        <location line="+346"/>
         <source>Déposer le lot</source>
         <translation>Deposit the batch</translation>
     </message>
     <message>
-        <location line="-265"/>
+        <location line="-344"/>
         <source>Pause</source>
         <translation>Pause</translation>
     </message>
@@ -623,7 +623,7 @@
         <translation>On behalf of:</translation>
     </message>
     <message>
-        <location line="+64"/>
+        <location line="+69"/>
         <source>Identité du déposant inconnue : {reason}</source>
         <translation>Depositor&apos;s identity unknown: {reason}</translation>
     </message>
@@ -648,17 +648,58 @@
         <translation>{n} deposit(s) from a previous session were not confirmed by the DMP. They will be sent again with the same identifier: the DMP will keep only one copy.</translation>
     </message>
     <message>
-        <location line="+39"/>
+        <location line="+113"/>
         <source>Les documents seront déposés pour le compte de {doctor}.</source>
         <translation>The documents will be deposited on behalf of {doctor}.</translation>
     </message>
     <message>
-        <location line="+31"/>
+        <location line="-59"/>
+        <location line="+90"/>
         <source>{n} fichier(s) ajouté(s) : vérifiez le lot.</source>
         <translation>{n} file(s) added: check the batch.</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="-342"/>
+        <source>Les ajouter à nouveau</source>
+        <translation>Add them again</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Ne pas les ajouter</source>
+        <translation>Do not add them</translation>
+    </message>
+    <message>
+        <location line="+69"/>
+        <source>Déposer quand même</source>
+        <translation>Deposit anyway</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Les lignes choisies, signalées comme déjà déposées, sont de vraies nouvelles versions : elles seront déposées.</source>
+        <translation>The selected rows, flagged as already deposited, are real new versions: they will be deposited.</translation>
+    </message>
+    <message>
+        <location line="+140"/>
+        <source> et {n} autre(s)</source>
+        <translation> and {n} other(s)</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>La console s&apos;est arrêtée pendant la mise en file du lot du {date} à {time} : {n} fichier(s) n&apos;ont jamais été mis en file ni envoyés : {names}.</source>
+        <translation>The console stopped while the batch of {date} at {time} was being queued: {n} file(s) were never queued nor sent: {names}.</translation>
+    </message>
+    <message>
+        <location line="+23"/>
+        <source>{n} fichier(s) ajouté(s) ; {gone} introuvable(s) sur le disque : {names}.</source>
+        <translation>{n} file(s) added; {gone} not found on disk: {names}.</translation>
+    </message>
+    <message>
+        <location line="+30"/>
+        <source>Choisissez les lignes signalées comme déjà déposées.</source>
+        <translation>Choose the rows flagged as already deposited.</translation>
+    </message>
+    <message>
+        <location line="+73"/>
         <source>Choisir un dossier de documents</source>
         <translation>Choose a folder of documents</translation>
     </message>
@@ -778,7 +819,7 @@
         <translation>Receipt saved: {path}</translation>
     </message>
     <message>
-        <location line="+28"/>
+        <location line="+31"/>
         <source>Déposés : {sent} — refusés : {refused} — en attente : {waiting} — refusés à la vérification : {invalid}</source>
         <translation>Deposited: {sent} — refused: {refused} — waiting: {waiting} — refused by the check: {invalid}</translation>
     </message>
@@ -786,7 +827,7 @@
 <context>
     <name>BatchTableModel</name>
     <message>
-        <location line="-711"/>
+        <location line="-818"/>
         <source>Fichier</source>
         <translation>File</translation>
     </message>
@@ -1348,7 +1389,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DocumentTableModel</name>
     <message>
-        <location filename="../../console/views/document_model.py" line="+281"/>
+        <location filename="../../console/views/document_model.py" line="+282"/>
         <source>Date de l&apos;acte</source>
         <translation>Date of the act</translation>
     </message>
@@ -1459,7 +1500,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DossierHeader</name>
     <message>
-        <location filename="../../console/views/dossier_header.py" line="+150"/>
+        <location filename="../../console/views/dossier_header.py" line="+151"/>
         <source>Médecin traitant : recherche…</source>
         <translation>Regular doctor: looking up…</translation>
     </message>
@@ -1582,7 +1623,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>DossierView</name>
     <message>
-        <location filename="../../console/views/dossier_view.py" line="+393"/>
+        <location filename="../../console/views/dossier_view.py" line="+394"/>
         <source>Fermer le dossier</source>
         <translation>Close the record</translation>
     </message>
@@ -1840,7 +1881,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>EmergencyBanner</name>
     <message>
-        <location filename="../../console/views/emergency_banner.py" line="+106"/>
+        <location filename="../../console/views/emergency_banner.py" line="+107"/>
         <source>Avertissement</source>
         <translation>Warning</translation>
     </message>
@@ -2009,7 +2050,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>EntourageView</name>
     <message>
-        <location filename="../../console/views/entourage.py" line="+71"/>
+        <location filename="../../console/views/entourage.py" line="+72"/>
         <source>Entourage et volontés</source>
         <translation>Relatives and wishes</translation>
     </message>
@@ -2140,7 +2181,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>FilterBar</name>
     <message>
-        <location filename="../../console/views/filter_bar.py" line="+126"/>
+        <location filename="../../console/views/filter_bar.py" line="+134"/>
         <source>Filtrer : titre, type, auteur… (Ctrl+F)</source>
         <translation>Filter: title, type, author… (Ctrl+F)</translation>
     </message>
@@ -2345,7 +2386,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>ImmunizationTableModel</name>
     <message>
-        <location filename="../../console/views/vaccinations.py" line="+159"/>
+        <location filename="../../console/views/vaccinations.py" line="+160"/>
         <source>Date</source>
         <translation>Date</translation>
     </message>
@@ -2393,7 +2434,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Cards found</translation>
     </message>
     <message>
-        <location line="+14"/>
+        <location line="+16"/>
         <source>Actualiser</source>
         <translation>Refresh</translation>
     </message>
@@ -2418,7 +2459,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Cancel</translation>
     </message>
     <message>
-        <location line="+25"/>
+        <location line="+23"/>
         <source>Se connecter avec e-CPS</source>
         <translation>Sign in with e-CPS</translation>
     </message>
@@ -2433,7 +2474,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Close the locked session so that someone else can sign in</translation>
     </message>
     <message>
-        <location line="+96"/>
+        <location line="+100"/>
         <source>La carte a été retirée du lecteur.</source>
         <translation>The card was removed from the reader.</translation>
     </message>
@@ -2463,13 +2504,13 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Looking for cards…</translation>
     </message>
     <message>
-        <location line="-562"/>
-        <location line="+580"/>
+        <location line="-566"/>
+        <location line="+584"/>
         <source>Aucune carte détectée. Insérez votre carte CPS dans le lecteur.</source>
         <translation>No card found. Insert your CPS card in the reader.</translation>
     </message>
     <message>
-        <location line="-687"/>
+        <location line="-691"/>
         <source>Normal</source>
         <translation>Normal</translation>
     </message>
@@ -2559,7 +2600,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>The DMP server refused the sign-in.</translation>
     </message>
     <message>
-        <location line="+329"/>
+        <location line="+331"/>
         <source>Sans carte, avec l&apos;application e-CPS :</source>
         <translation>Without a card, with the e-CPS app:</translation>
     </message>
@@ -2575,12 +2616,12 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>Your national identifier (8 followed by your RPPS number); the last ones used</translation>
     </message>
     <message>
-        <location line="+15"/>
+        <location line="+13"/>
         <source>Envoyer une demande de connexion à l&apos;application e-CPS de votre téléphone</source>
         <translation>Send a sign-in request to the e-CPS app on your phone</translation>
     </message>
     <message>
-        <location line="+107"/>
+        <location line="+111"/>
         <source>La connexion e-CPS a pris fin (durée maximale atteinte ou renouvellement refusé) : elle ne peut pas être prolongée sans une nouvelle validation sur le téléphone.</source>
         <translation>The e-CPS sign-in ended (maximum duration reached or renewal refused): it cannot be extended without a new approval on the phone.</translation>
     </message>
@@ -2605,7 +2646,7 @@ The document will no longer be listed for anyone. This action is final.</transla
         <translation>%1 cards found.</translation>
     </message>
     <message>
-        <location line="+18"/>
+        <location line="+32"/>
         <source>Choisissez une carte dans la liste.</source>
         <translation>Choose a card in the list.</translation>
     </message>
@@ -2640,7 +2681,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../console/views/main_window.py" line="+263"/>
+        <location filename="../../console/views/main_window.py" line="+264"/>
         <location line="+737"/>
         <source>Console DMP</source>
         <translation>Console DMP</translation>
@@ -3048,7 +3089,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>PinDialog</name>
     <message>
-        <location filename="../../console/views/login.py" line="-827"/>
+        <location filename="../../console/views/login.py" line="-845"/>
         <source>Attention : un code erroné a déjà été saisi. La carte se bloque après trois codes erronés.</source>
         <translation>Warning: a wrong PIN was already typed. The card locks after three wrong PINs.</translation>
     </message>
@@ -3342,7 +3383,7 @@ The document will no longer be listed for anyone. This action is final.</transla
 <context>
     <name>RefusalBox</name>
     <message>
-        <location filename="../../console/views/consent.py" line="+71"/>
+        <location filename="../../console/views/consent.py" line="+73"/>
         <source>Le patient s&apos;est opposé à l&apos;accès à son DMP en bris de glace</source>
         <translation>The patient opposed break-glass access to their DMP</translation>
     </message>

@@ -11,7 +11,7 @@ import gc
 import io
 import json
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,14 @@ from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog, QMessageBox, QStyleOptionViewItem, QWidget
 from pytestqt.qtbot import QtBot
 
-from console.domain.deposit import ItemStatus
-from console.services.deposit import BatchDepositService, NewDeposit, PumpStop
+from console.domain.deposit import DepositDraft, ItemStatus
+from console.services.deposit import (
+    BatchDepositService,
+    BatchPlan,
+    NewDeposit,
+    PlannedFile,
+    PumpStop,
+)
 from console.services.presets import MemoryPreferenceStore
 from console.views.batch_deposit import BatchColumn, BatchDepositView, TypeDelegate
 from tests.deposit_fakes import FAST, NIR, SECRETARY, FakeDmp, login_of, make_pdf
@@ -363,3 +369,60 @@ def test_the_ins_and_every_status_show_whole(view: BatchDepositView) -> None:
         label = view.model.headerData(column, Qt.Orientation.Horizontal)
         assert header.sectionSize(column) >= header.fontMetrics().horizontalAdvance(label)
         assert view.model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_files_never_queued_by_an_earlier_run_are_named_and_added_again(
+    qtbot: QtBot, aloop: AsyncLoop, service: BatchDepositService, tmp_path: Path
+) -> None:
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"{NIR}_11488-4_20250110_CR_{i}.pdf"
+        path.write_bytes(make_pdf(f"n{i}"))
+        paths.append(path)
+    draft = DepositDraft(NIR, "11488-4", "Titre du manifeste", date(2025, 1, 10))
+    planned = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
+    plan = BatchPlan(
+        planned,
+        DOCTOR,
+        tuple(PlannedFile(i + 1, p.name, str(p), "", draft) for i, p in enumerate(paths)),
+    )
+    aloop.run(service.queue().plan("earlier", plan))  # the kill came before any group
+    view = BatchDepositView(service, login_of(SECRETARY))
+    qtbot.addWidget(view)
+    view.show()
+    aloop.run(view.initialize())
+    assert view.unqueued_banner.isVisible()
+    text = view.unqueued_label.text()
+    assert "3 fichier(s) n'ont jamais été mis en file" in text
+    assert all(p.name in text for p in paths)
+    assert planned.astimezone().strftime("%d/%m/%Y à %H:%M") in text
+    act_until(aloop, view.readd_button.click, lambda: view.model.rowCount() == 3)
+    assert not view.unqueued_banner.isVisible()
+    assert [i.draft.title for i in service.items] == ["Titre du manifeste"] * 3
+    assert service.doctor is not None and service.doctor.id_nat == DOCTOR
+    aloop.run(view.validate())
+    assert set(statuses(view).values()) == {ItemStatus.READY}
+
+
+def test_a_duplicate_of_a_finished_batch_is_deposited_only_when_asked(
+    view: BatchDepositView, aloop: AsyncLoop, qtbot: QtBot, dmp: FakeDmp, tmp_path: Path
+) -> None:
+    service = view.service
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    path = folder / f"{NIR}_11488-4_20250110_CR.pdf"
+    path.write_bytes(make_pdf("déjà"))
+    aloop.run(view.add_paths([folder]))
+    aloop.run(view.validate())
+    choose_doctor(view)
+    aloop.run(service.start(login_of(SECRETARY)))
+    assert len(dmp.stored) == 1
+    service.items.clear()  # a new batch on the same screen, same outbox
+    aloop.run(view.add_paths([folder]))
+    aloop.run(view.validate())
+    (item,) = service.items
+    assert item.status is ItemStatus.INVALID and "Déjà déposé" in item.issues[0].message
+    assert view.anyway_button.isEnabled() and not view.deposit_button.isEnabled()
+    view.table.selectRow(0)
+    act_until(aloop, view.anyway_button.click, lambda: item.status is ItemStatus.READY)
+    assert view.deposit_button.isEnabled()

@@ -212,3 +212,33 @@ def test_a_wrong_pin_or_no_such_card_is_an_error(
     # Another professional's card has no cache here.
     done = verify(copy, sandbox, module_path, label="CPS MARTIN Claire", pin="1234")
     assert done.returncode == 2 and "Aucun cache de la console" in done.stderr
+
+
+def test_a_removed_seal_is_named(
+    journal_data: tuple[Path, bytes], sandbox: Sandbox, module_path: Path, tmp_path: Path
+) -> None:
+    data_dir, _ = journal_data
+    copy = copy_of(data_dir, tmp_path)
+    paths = cache_paths(copy / "cache", sandbox.persona("emergency")["id_nat"])
+    assert paths.seal.is_file()  # the console sealed the journal's head beside the cache
+    paths.seal.unlink()
+    done = verify(copy, sandbox, module_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "le sceau du journal, gardé à côté du cache, a été supprimé" in done.stdout.lower()
+
+
+def test_a_damaged_cache_file_has_its_own_exit_code_and_message(
+    journal_data: tuple[Path, bytes], sandbox: Sandbox, module_path: Path, tmp_path: Path
+) -> None:
+    data_dir, _ = journal_data
+    copy = copy_of(data_dir, tmp_path)
+    paths = cache_paths(copy / "cache", sandbox.persona("emergency")["id_nat"])
+    data = bytearray(paths.db.read_bytes())
+    page = 16 * 1024  # CIPHER_SETTINGS: 16 KiB pages
+    for start in range(page, len(data), page):  # every page but the first (the schema's)
+        data[start + 100 : start + 164] = bytes(64)
+    paths.db.write_bytes(bytes(data))
+    done = verify(copy, sandbox, module_path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Le fichier du cache est endommagé" in done.stderr and done.stdout == ""
