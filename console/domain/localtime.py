@@ -22,6 +22,7 @@ __all__ = [
     "offset_label",
     "set_display_zone",
     "to_local",
+    "today",
     "zone_named",
 ]
 
@@ -91,3 +92,8 @@ def format_datetime(
     shown = to_local(moment, zone)
     text = f"{shown:%d/%m/%Y}{joiner}{shown.strftime('%H:%M:%S' if seconds else '%H:%M')}"
     return f"{text} ({offset_label(shown)})" if offset else text
+
+
+def today() -> date:
+    """Today where the professional is (the display zone), whatever the computer's zone."""
+    return to_local(datetime.now(UTC)).date()

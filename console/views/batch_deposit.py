@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ from console.domain.deposit import (
 )
 from console.domain.dossier import ProfessionalLogin
 from console.domain.errors import AccessRefusedError, ConsoleError
-from console.domain.localtime import to_local
+from console.domain.localtime import to_local, today
 from console.domain.models import Actor, Visibility
 from console.domain.terminology import terminology
 from console.services.deposit import (
@@ -82,12 +82,6 @@ from console.views.tasks import spawn
 __all__ = ["BatchColumn", "BatchDepositView", "BatchTableModel"]
 
 _Index = QModelIndex | QPersistentModelIndex
-
-
-def _today_qdate() -> QDate:
-    """Today where the professional is (the display zone), not on the computer's clock zone."""
-    today = to_local(datetime.now(UTC)).date()
-    return QDate(today.year, today.month, today.day)
 
 
 KEY_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -380,13 +374,13 @@ class DateDelegate(QStyledItemDelegate):
         edit = QDateEdit(parent)
         edit.setDisplayFormat(DATE_FORMAT)
         edit.setCalendarPopup(True)
-        edit.setMaximumDate(_today_qdate())
+        edit.setMaximumDate(_qdate(today()))
         return edit
 
     def setEditorData(self, editor: QWidget, index: _Index) -> None:
         if isinstance(editor, QDateEdit):
             value = index.data(Qt.ItemDataRole.EditRole)
-            editor.setDate(value if isinstance(value, QDate) else _today_qdate())
+            editor.setDate(value if isinstance(value, QDate) else _qdate(today()))
 
 
 class BatchDepositView(QWidget):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 
 from PySide6.QtCore import QDate, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeyEvent
@@ -43,7 +43,7 @@ from console.domain.filters import (
     chips,
     without,
 )
-from console.domain.localtime import to_local
+from console.domain.localtime import today
 from console.domain.models import Visibility
 from console.domain.table import NORMAL_VISIBILITY, ArchivedFilter, DocumentFilter
 from console.domain.terminology import terminology
@@ -51,12 +51,6 @@ from console.services.presets import PresetService
 from console.views.document_model import plain_tooltip
 
 __all__ = ["ChipWidget", "FilterBar"]
-
-
-def _today_qdate() -> QDate:
-    """Today where the professional is (the display zone), not on the computer's clock zone."""
-    today = to_local(datetime.now(UTC)).date()
-    return QDate(today.year, today.month, today.day)
 
 
 TEXT_DELAY_MS = 150
@@ -166,7 +160,8 @@ class FilterBar(QWidget):
         for edit in (self.period_from, self.period_to):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("dd/MM/yyyy")
-            edit.setDate(_today_qdate())
+            day = today()
+            edit.setDate(QDate(day.year, day.month, day.day))
         self.period_apply = QPushButton(self.tr("Appliquer"))
         self.period_apply.clicked.connect(self._period_applied)
         period_box = QWidget()
